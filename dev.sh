@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# One entry point for people and CI, on a fresh Debian/Ubuntu machine with Python 3.11:
+#   ./dev.sh run    set everything up, then run the main job
+#   ./dev.sh test   set everything up, then run the whole test suite (what CI runs)
+#   ./dev.sh setup  set everything up only
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV=${VENV:-.venv}
+PY=${PYTHON:-python3}
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    log "need root for: $*"; return 1; fi
+}
+
+setup_python() {
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    log "Python 3.11 or 3.12 is required as $PY (set PYTHON=/path/to/python3.11)"; exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+      log "installing python3-venv"
+      as_root apt-get update -qq && as_root apt-get install -y -qq python3-venv
+    fi
+    log "creating $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  local stamp="$VENV/.installed" want
+  want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    log "installing the project and its dev extras into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e '.[dev,loadtest]'
+    echo "$want" > "$stamp"
+  fi
+}
+
+setup() {
+  setup_python
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) setup ;;
+  run)
+    setup
+    exec "$VENV/bin/python" scripts/demo.py "$@"
+    ;;
+  test)
+    setup
+    log "ruff"
+    "$VENV/bin/ruff" check .
+    log "mypy"
+    "$VENV/bin/mypy"
+    log "pytest"
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh run|test|setup" >&2
+    exit 2
+    ;;
+esac

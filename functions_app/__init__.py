@@ -1,0 +1,1 @@
+"""Azure Function: turns a blob upload into one transcode job."""

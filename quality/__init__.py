@@ -1,0 +1,60 @@
+"""VMAF, PSNR and SSIM through libvmaf, with alignment checks, pooled statistics, reports and a pass/fail gate.
+
+    >>> from quality import measure, MeasureOptions
+    >>> report = measure("encoded.mp4", "source.mp4", MeasureOptions(subsample=2))
+    >>> report.pooled["vmaf"]["mean"], report.alignment["status"]
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from quality.errors import (
+    AlignmentError,
+    CorruptInput,
+    EmptyVideo,
+    FfmpegUnavailable,
+    InputNotFound,
+    InvalidInput,
+    MeasurementFailed,
+    NotAVideo,
+    NoVideoStream,
+    QualityError,
+)
+from quality.gate import GateResult, Threshold, Verdict, evaluate_gate, thresholds_from
+from quality.measure import MeasurementPlan, measure, plan_measurement
+from quality.options import FFMPEG_ENV, MeasureOptions, resolve_ffmpeg
+from quality.probe import VideoInfo, probe_video
+from quality.progress import Progress, ProgressBar
+from quality.report import SCHEMA, QualityReport
+
+__all__ = [
+    "FFMPEG_ENV",
+    "SCHEMA",
+    "AlignmentError",
+    "CorruptInput",
+    "EmptyVideo",
+    "FfmpegUnavailable",
+    "GateResult",
+    "InputNotFound",
+    "InvalidInput",
+    "MeasureOptions",
+    "MeasurementFailed",
+    "MeasurementPlan",
+    "NoVideoStream",
+    "NotAVideo",
+    "Progress",
+    "ProgressBar",
+    "QualityError",
+    "QualityReport",
+    "Threshold",
+    "Verdict",
+    "VideoInfo",
+    "__version__",
+    "evaluate_gate",
+    "measure",
+    "plan_measurement",
+    "probe_video",
+    "resolve_ffmpeg",
+    "thresholds_from",
+]

@@ -1,0 +1,150 @@
+"""Measurement options, model names and the ffmpeg binary setting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from quality.errors import FfmpegUnavailable
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "FFMPEG_ENV",
+    "MODEL_4K",
+    "MODEL_ALIASES",
+    "FrameCountPolicy",
+    "FrameRatePolicy",
+    "MeasureOptions",
+    "Metric",
+    "default_threads",
+    "model_spec",
+    "resolve_ffmpeg",
+    "select_model",
+]
+
+Metric = Literal["vmaf", "psnr", "ssim"]
+"""What libvmaf computes in the one pass: VMAF (the chosen model), PSNR (Y, Cb, Cr) and SSIM (float_ssim)."""
+
+FrameCountPolicy = Literal["refuse", "truncate"]
+"""``refuse``: different frame counts are an error. ``truncate``: score the common prefix and say so."""
+
+FrameRatePolicy = Literal["refuse", "resample"]
+"""``refuse``: different frame rates are an error. ``resample``: convert the distorted video to the reference rate
+with ffmpeg's ``fps`` filter (drops or repeats frames by timestamp) before pairing."""
+
+FFMPEG_ENV = "FFMPEG_BINARY"
+"""The one setting that points every part of the project at another ffmpeg build."""
+
+DEFAULT_MODEL = "vmaf_v0.6.1"
+MODEL_4K = "vmaf_4k_v0.6.1"
+UHD_HEIGHT = 2160
+
+MODEL_ALIASES: dict[str, str] = {
+    "default": f"version={DEFAULT_MODEL}",
+    "4k": f"version={MODEL_4K}",
+    "neg": "version=vmaf_v0.6.1neg",
+    # libvmaf's phone model is the default model with its score transform enabled
+    "phone": f"version={DEFAULT_MODEL}:enable_transform=true",
+}
+
+ALL_METRICS: tuple[Metric, ...] = ("vmaf", "psnr", "ssim")
+
+
+def default_threads() -> int:
+    """The cores this process may run on (the cgroup/affinity view, not the host's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class MeasureOptions:
+    """Everything that changes a score. Recorded verbatim in the report's ``settings``."""
+
+    model: str | None = None
+    """``None`` picks ``vmaf_v0.6.1``, or ``vmaf_4k_v0.6.1`` for references of 2160 lines and more. Otherwise an
+    alias (``default``, ``4k``, ``neg``, ``phone``), a built-in version name (``vmaf_v0.6.1neg``), a path to a model
+    JSON file, or a raw libvmaf model string (``version=vmaf_v0.6.1:enable_transform=true``)."""
+    metrics: tuple[Metric, ...] = ALL_METRICS
+    n_threads: int | None = None
+    """libvmaf threads; ``None`` means every core available."""
+    subsample: int = 1
+    """Score every Nth frame (libvmaf ``n_subsample``)."""
+    scaler: str = "bicubic"
+    """swscale algorithm used to bring the distorted video to the reference resolution."""
+    offset: int = 0
+    """Known delay in frames. Positive: the distorted video starts ``offset`` frames late (its first ``offset``
+    frames are dropped). Negative: the reference's first ``-offset`` frames are dropped."""
+    auto_offset: int = 0
+    """Search window in frames for an automatic offset search; 0 disables it. Overrides ``offset``."""
+    min_offset_confidence: float = 0.25
+    """Below this confidence the automatic search result is not applied (offset 0, with a warning)."""
+    on_frame_count_mismatch: FrameCountPolicy = "refuse"
+    on_frame_rate_mismatch: FrameRatePolicy = "refuse"
+    frame_rate_tolerance: float = 0.001
+    """Relative difference under which two frame rates count as equal."""
+    ffmpeg: str | None = field(default=None, compare=False)
+    """ffmpeg binary; ``None``: ``$FFMPEG_BINARY``, else the imageio-ffmpeg wheel's build."""
+
+    def __post_init__(self) -> None:
+        if self.subsample < 1:
+            raise ValueError(f"subsample must be at least 1, got {self.subsample}")
+        if self.n_threads is not None and self.n_threads < 1:
+            raise ValueError(f"n_threads must be at least 1, got {self.n_threads}")
+        if self.auto_offset < 0:
+            raise ValueError(f"auto_offset is a window in frames and cannot be negative, got {self.auto_offset}")
+        unknown = set(self.metrics) - set(ALL_METRICS)
+        if unknown or not self.metrics:
+            raise ValueError(f"metrics must be a non-empty subset of {ALL_METRICS}, got {self.metrics}")
+        if "vmaf" not in self.metrics:
+            raise ValueError("metrics must include 'vmaf'")
+
+    @property
+    def threads(self) -> int:
+        return self.n_threads or default_threads()
+
+
+def select_model(option: str | None, reference_height: int) -> str:
+    """The model name to record: the option, or the automatic choice by reference height."""
+    if option:
+        return option
+    return MODEL_4K if reference_height >= UHD_HEIGHT else DEFAULT_MODEL
+
+
+def model_spec(model: str) -> str:
+    """Translate a user's model choice into libvmaf's ``key=value:key=value`` model string (without ``name``)."""
+    if model in MODEL_ALIASES:
+        return MODEL_ALIASES[model]
+    if "=" in model:
+        return model
+    if model.endswith(".json") or os.sep in model:
+        path = Path(model)
+        if not path.is_file():
+            raise FileNotFoundError(f"VMAF model file not found: {model}")
+        return f"path={path.resolve()}"
+    return f"version={model}"
+
+
+def resolve_ffmpeg(explicit: str | None = None) -> str:
+    """Find the ffmpeg binary: the explicit argument, then ``$FFMPEG_BINARY``, then the imageio-ffmpeg wheel."""
+    candidate = explicit or os.environ.get(FFMPEG_ENV)
+    if candidate:
+        found = shutil.which(candidate)
+        if found is None:
+            raise FfmpegUnavailable(
+                f"ffmpeg binary {candidate!r} (from {'the option' if explicit else FFMPEG_ENV}) does not exist or "
+                "is not executable; point it at an ffmpeg built with --enable-libvmaf, or unset it to use the "
+                "imageio-ffmpeg build"
+            )
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - it is a dependency
+        raise FfmpegUnavailable(
+            f"no ffmpeg configured: set {FFMPEG_ENV} or `pip install imageio-ffmpeg` (ships ffmpeg with libvmaf)"
+        ) from exc
+    return str(imageio_ffmpeg.get_ffmpeg_exe())

@@ -1,0 +1,158 @@
+"""Probe a video file with PyAV (the ffmpeg wheels ship no ffprobe) and classify what is wrong with it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from quality.errors import CorruptInput, EmptyVideo, InputNotFound, NotAVideo, NoVideoStream
+
+__all__ = ["VideoInfo", "probe_video"]
+
+logger = logging.getLogger(__name__)
+
+# Leading bytes of containers we recognise: a file that starts like one of these and still cannot be parsed is
+# damaged (truncated uploads are the usual cause), not "not a video".
+_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", "mp4/mov"),
+    (4, b"moov", "mp4/mov"),
+    (4, b"mdat", "mp4/mov"),
+    (4, b"free", "mp4/mov"),
+    (4, b"wide", "mp4/mov"),
+    (0, b"\x1a\x45\xdf\xa3", "matroska/webm"),
+    (0, b"RIFF", "avi"),
+    (0, b"FLV", "flv"),
+    (0, b"\x47", "mpeg-ts"),
+    (0, b"\x00\x00\x01\xba", "mpeg-ps"),
+    (0, b"nut/multimedia", "nut"),
+)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the alignment rules need to know about one input's first video stream."""
+
+    path: str
+    container: str
+    codec: str
+    width: int
+    height: int
+    pix_fmt: str | None
+    frame_rate: Fraction
+    time_base: Fraction
+    declared_frames: int  # what the container says (0 when it does not say)
+    frame_count: int  # packets actually readable
+    duration: float | None
+    rotation: int
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["frame_rate"] = _fraction_str(self.frame_rate)
+        data["frame_rate_fps"] = round(float(self.frame_rate), 6) if self.frame_rate else None
+        data["time_base"] = _fraction_str(self.time_base)
+        return data
+
+
+def _fraction_str(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def _sniff(path: Path) -> str | None:
+    with path.open("rb") as fh:
+        head = fh.read(32)
+    for offset, magic, name in _SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
+def _first_frame_rotation(container: Any, stream: Any, path: Path) -> int:
+    """Decode the first frame: proves the stream decodes and gives the display rotation ffmpeg will apply."""
+    import av
+
+    try:
+        container.seek(0)
+        for frame in container.decode(stream):
+            return int(getattr(frame, "rotation", 0) or 0)
+    except av.error.FFmpegError as exc:
+        raise CorruptInput(f"the first frame does not decode ({exc.strerror})", path=path) from exc
+    raise CorruptInput("no frame decodes", path=path)
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Open ``path``, check it holds a readable video stream, and count its frames by demuxing.
+
+    Counting demuxed packets reads the file once without decoding; it catches truncation that the container's
+    declared frame count hides. Raises one of the ``InvalidInput`` subclasses or ``InputNotFound``.
+    """
+    import av  # deferred: importing PyAV costs tens of milliseconds
+
+    p = Path(path)
+    if not p.exists():
+        raise InputNotFound("file does not exist", path=p)
+    if not p.is_file():
+        raise InputNotFound("not a regular file", path=p)
+    size = p.stat().st_size
+    if size == 0:
+        raise EmptyVideo("file is empty (0 bytes)", path=p)
+
+    try:
+        container = av.open(str(p))
+    except av.error.EOFError as exc:
+        raise EmptyVideo(f"no frames could be read: the file ends before its first frame ({exc.strerror})",
+                         path=p) from exc
+    except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
+        kind = _sniff(p)
+        if kind is not None:
+            raise CorruptInput(
+                f"looks like {kind} but cannot be parsed; the file is damaged or truncated "
+                f"({exc.strerror}); re-upload or re-export it",
+                path=p,
+            ) from exc
+        raise NotAVideo(f"not a media file ffmpeg can read ({exc.strerror})", path=p) from exc
+
+    with container:
+        if not container.streams.video:
+            kinds = sorted({s.type for s in container.streams})
+            what = ", ".join(kinds) if kinds else "no streams"
+            raise NoVideoStream(f"has no video stream (found: {what})", path=p)
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
+        count = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size:
+                    count += 1
+        except av.error.FFmpegError as exc:
+            raise CorruptInput(f"damaged after {count} frames ({exc.strerror})", path=p) from exc
+        declared = int(stream.frames or 0)
+        rotation = _first_frame_rotation(container, stream, p) if count else 0
+        duration = float(container.duration) / 1_000_000 if container.duration else None
+        info = VideoInfo(
+            path=str(p),
+            container=container.format.name,
+            codec=ctx.name,
+            width=int(stream.width or ctx.width),
+            height=int(stream.height or ctx.height),
+            pix_fmt=ctx.pix_fmt,
+            frame_rate=Fraction(rate),
+            time_base=Fraction(stream.time_base or 0),
+            declared_frames=declared,
+            frame_count=count,
+            duration=duration,
+            rotation=rotation,
+        )
+    if count == 0:
+        raise EmptyVideo("the video stream has zero frames", path=p)
+    if declared and count < declared:
+        raise CorruptInput(
+            f"truncated: the container declares {declared} frames but only {count} can be read", path=p
+        )
+    if rotation % 180:
+        info = VideoInfo(**{**asdict(info), "width": info.height, "height": info.width})
+    logger.debug("probed %s: %dx%d %s fps, %d frames", p, info.width, info.height, rate, count)
+    return info
