@@ -30,7 +30,7 @@ def plot_vmaf(report: QualityReport, path: str | Path) -> Path:
         ax.set_title(f"{Path(report.distorted['path']).name} vs {Path(report.reference['path']).name}"
                      f" ({report.settings['model']}, {report.alignment['status']})")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
+        ax.legend(loc="best", fontsize=8, framealpha=0.8)
         fig.tight_layout()
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
