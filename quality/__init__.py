@@ -27,6 +27,7 @@ from quality.options import FFMPEG_ENV, MeasureOptions, resolve_ffmpeg
 from quality.probe import VideoInfo, probe_video
 from quality.progress import Progress, ProgressBar
 from quality.report import SCHEMA, QualityReport
+from quality.runner import RunResult, quoted, run_ffmpeg, run_ffmpeg_capture
 
 __all__ = [
     "FFMPEG_ENV",
@@ -47,6 +48,7 @@ __all__ = [
     "ProgressBar",
     "QualityError",
     "QualityReport",
+    "RunResult",
     "Threshold",
     "Verdict",
     "VideoInfo",
@@ -55,6 +57,9 @@ __all__ = [
     "measure",
     "plan_measurement",
     "probe_video",
+    "quoted",
+    "run_ffmpeg",
+    "run_ffmpeg_capture",
     "resolve_ffmpeg",
     "thresholds_from",
 ]

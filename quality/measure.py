@@ -127,6 +127,9 @@ def measure(distorted: str | Path, reference: str | Path, options: MeasureOption
                 on_progress(replace(progress, total=total))
 
         result = run_ffmpeg(plan.command, on_progress=forward, timeout=timeout)
+        if result.outcome == "timeout":
+            raise MeasurementFailed(f"ffmpeg did not finish scoring within {timeout:.0f}s",
+                                    stderr_tail=result.stderr_tail, command=plan.command)
         if result.returncode != 0 or not log_path.exists():
             raise _classify_failure(plan.command, result.returncode, result.stderr_tail)
         parsed = parse_vmaf_log(log_path.read_text(encoding="utf-8"), pix_fmt=plan.reference.pix_fmt,

@@ -47,6 +47,8 @@ class VideoInfo:
     frame_count: int  # packets actually readable
     duration: float | None
     rotation: int
+    variable_frame_rate: bool = False
+    """Frame durations differ by more than half (from the demuxed timestamps)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -67,6 +69,12 @@ def _sniff(path: Path) -> str | None:
         if head[offset : offset + len(magic)] == magic:
             return name
     return None
+
+
+def _variable(stamps: list[int]) -> bool:
+    stamps.sort()
+    deltas = [b - a for a, b in zip(stamps, stamps[1:], strict=False) if b > a]
+    return len(deltas) >= 2 and max(deltas) > 1.5 * min(deltas)
 
 
 def _first_frame_rotation(container: Any, stream: Any, path: Path) -> int:
@@ -123,10 +131,13 @@ def probe_video(path: str | Path) -> VideoInfo:
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
         count = 0
+        stamps: list[int] = []
         try:
             for packet in container.demux(stream):
                 if packet.size:
                     count += 1
+                    if packet.pts is not None:
+                        stamps.append(packet.pts)
         except av.error.FFmpegError as exc:
             raise CorruptInput(f"damaged after {count} frames ({exc.strerror})", path=p) from exc
         declared = int(stream.frames or 0)
@@ -145,6 +156,7 @@ def probe_video(path: str | Path) -> VideoInfo:
             frame_count=count,
             duration=duration,
             rotation=rotation,
+            variable_frame_rate=_variable(stamps),
         )
     if count == 0:
         raise EmptyVideo("the video stream has zero frames", path=p)

@@ -1,0 +1,104 @@
+"""Errors of the worker, each decided where it arises: retrying can help, or it cannot.
+
+::
+
+    WorkerError
+    ├── PermanentJobError            the same job will fail the same way again: poison it at once
+    │   ├── InvalidSource            not a video, audio only, zero frames, truncated (wraps quality's probe errors)
+    │   ├── SourceRejected           over a limit from settings (pixels, duration, file size)
+    │   ├── ProfileError             a ladder profile that cannot be used
+    │   ├── EncodeRejected           ffmpeg refused the input or the options
+    │   └── QualityBelowThreshold    a rendition scored under its VMAF threshold and the policy is "fail"
+    └── TransientJobError            another attempt (maybe on another node) may succeed: release with backoff
+        ├── GpuUnavailable           --encoder gpu and no usable NVENC here (the reason says why)
+        ├── EncodeCrashed            ffmpeg died (signal, CUDA/NVENC resource error)
+        ├── EncodeStalled            the watchdog saw no progress for too long and killed ffmpeg
+        ├── EncodeTimeout            the hard timeout (scaled by the source duration) expired
+        └── EncodeInterrupted        a shutdown stopped the encode
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EncodeCrashed",
+    "EncodeInterrupted",
+    "EncodeRejected",
+    "EncodeStalled",
+    "EncodeTimeout",
+    "GpuUnavailable",
+    "InvalidSource",
+    "PermanentJobError",
+    "ProfileError",
+    "QualityBelowThreshold",
+    "SourceRejected",
+    "TransientJobError",
+    "WorkerError",
+]
+
+
+class WorkerError(Exception):
+    """Base of the worker's errors. ``stderr_tail`` holds ffmpeg's last lines where ffmpeg was involved."""
+
+    permanent = False
+
+    def __init__(self, message: str, *, stderr_tail: str = "", returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.stderr_tail = stderr_tail
+        self.returncode = returncode
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.returncode is not None:
+            text += f" (ffmpeg exit code {self.returncode})"
+        if self.stderr_tail:
+            text += "\n" + "\n".join(self.stderr_tail.splitlines()[-8:])
+        return text
+
+
+class PermanentJobError(WorkerError):
+    permanent = True
+
+
+class InvalidSource(PermanentJobError):
+    pass
+
+
+class SourceRejected(PermanentJobError):
+    pass
+
+
+class ProfileError(PermanentJobError, ValueError):
+    pass
+
+
+class EncodeRejected(PermanentJobError):
+    pass
+
+
+class QualityBelowThreshold(PermanentJobError):
+    pass
+
+
+class TransientJobError(WorkerError):
+    pass
+
+
+class GpuUnavailable(TransientJobError):
+    pass
+
+
+class EncodeCrashed(TransientJobError):
+    pass
+
+
+class EncodeStalled(TransientJobError):
+    pass
+
+
+class EncodeTimeout(TransientJobError):
+    pass
+
+
+class EncodeInterrupted(TransientJobError):
+    pass

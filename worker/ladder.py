@@ -1,0 +1,181 @@
+"""Ladder profiles and the pure rule that turns a profile and a source into the rungs to encode.
+
+Rules (``plan_ladder``):
+
+- A rung's ``height`` is its short side, so a 1080 rung is 1920x1080 for landscape and 1080x1920 for portrait.
+- Never upscale: rungs whose short side is above the source's are dropped. When the source falls between rungs,
+  its own resolution (rounded down to even) becomes the top rung, with the dropped rung's bitrate scaled by the
+  pixel ratio (never below the next rung's); a kept rung within 10% of the source's size is then left out as a
+  near-duplicate. A source smaller than every rung gets one rung at its own size. A source above the top rung
+  is capped at the top rung.
+- The display aspect ratio is preserved; both sides are even (what 4:2:0 encoders require).
+- The frame rate is kept, capped at ``max_fps``; variable-rate sources become constant-rate at their average rate.
+- Keyframes every ``gop_seconds`` on every rung, scene-cut keyframes off: segments line up across rungs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from worker.errors import ProfileError
+
+__all__ = ["DEFAULT_PROFILE", "Codec", "Profile", "Rung", "RungPlan", "load_profile", "output_frame_rate",
+           "plan_ladder"]
+
+Codec = Literal["h264", "hevc", "av1"]
+"""Video codecs a profile may ask for; each has an NVENC and a CPU encoder."""
+
+
+class Rung(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    height: int = Field(ge=16, le=4320, description="short side in pixels")
+    bitrate_k: int = Field(ge=16, description="target average bitrate, kbit/s")
+    maxrate_k: int | None = Field(default=None, ge=16, description="peak rate; default 1.1 x bitrate")
+    bufsize_k: int | None = Field(default=None, ge=16, description="VBV buffer; default 2 x bitrate")
+    preset: str | None = Field(default=None, description="overrides the profile's preset for this rung")
+    min_vmaf: float | None = Field(default=None, ge=0, le=100, description="quality threshold for this rung")
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = "default"
+    codec: Codec = "h264"
+    rungs: tuple[Rung, ...] = Field(min_length=1)
+    gop_seconds: float = Field(default=2.0, gt=0, le=10)
+    segment_seconds: float = Field(default=4.0, gt=0, le=30)
+    max_fps: float = Field(default=60.0, gt=0, le=240)
+    cpu_preset: str = "veryfast"
+    nvenc_preset: str = "p4"
+    audio_bitrate_k: int = Field(default=128, ge=16, le=512)
+    min_vmaf: float | None = Field(default=None, ge=0, le=100, description="threshold for rungs without their own")
+
+    @model_validator(mode="after")
+    def _check(self) -> Profile:
+        ratio = self.segment_seconds / self.gop_seconds
+        if abs(ratio - round(ratio)) > 1e-6:
+            raise ValueError(f"segment_seconds ({self.segment_seconds}) must be a multiple of gop_seconds "
+                             f"({self.gop_seconds}) so that every segment starts on a keyframe")
+        heights = [r.height for r in self.rungs]
+        if len(set(heights)) != len(heights):
+            raise ValueError(f"rung heights must be distinct, got {heights}")
+        return self
+
+
+DEFAULT_PROFILE = Profile(
+    name="default-h264",
+    rungs=(
+        Rung(height=1080, bitrate_k=5000, min_vmaf=90),
+        Rung(height=720, bitrate_k=3000, min_vmaf=85),
+        Rung(height=540, bitrate_k=2000),
+        Rung(height=360, bitrate_k=1000),
+        Rung(height=240, bitrate_k=500),
+    ),
+)
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read a profile from YAML or JSON; errors name the file and the field."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {p}: {exc.strerror}") from exc
+    try:
+        if p.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError (a ValueError subclass? no: handled below)
+        raise ProfileError(f"profile {p} is not valid JSON: {exc}") from exc
+    except Exception as exc:
+        raise ProfileError(f"profile {p} is not valid YAML: {exc}") from exc
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'profile'}: {e['msg']}" for e in exc.errors())
+        raise ProfileError(f"profile {p} is invalid: {problems}") from exc
+
+
+@dataclass(frozen=True)
+class RungPlan:
+    name: str
+    width: int
+    height: int
+    bitrate_k: int
+    maxrate_k: int
+    bufsize_k: int
+    preset: str | None
+    min_vmaf: float | None
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def _even_down(value: float) -> int:
+    return max(2, int(value) // 2 * 2)
+
+
+def _even(value: float) -> int:
+    return max(2, int(round(value / 2)) * 2)
+
+
+def output_frame_rate(source_rate: Fraction, max_fps: float) -> Fraction:
+    """The source's rate, or ``max_fps`` when the source is faster (or has no usable rate)."""
+    if not source_rate or float(source_rate) <= 0:
+        return Fraction(max_fps).limit_denominator(1001)
+    if float(source_rate) > max_fps:
+        return Fraction(max_fps).limit_denominator(1001)
+    return source_rate
+
+
+def _size(short: int, width: int, height: int) -> tuple[int, int]:
+    """Dimensions with ``short`` as the short side and the source's aspect ratio, both even."""
+    if width >= height:
+        return _even(short * width / height), short
+    return short, _even(short * height / width)
+
+
+def plan_ladder(width: int, height: int, profile: Profile) -> list[RungPlan]:
+    """The rungs to encode for a source of ``width`` x ``height`` (display size), largest first."""
+    source_short = min(width, height)
+    rungs = sorted(profile.rungs, key=lambda r: r.height, reverse=True)
+    kept = [r for r in rungs if r.height <= source_short]
+    dropped = [r for r in rungs if r.height > source_short]
+    plans: list[RungPlan] = []
+
+    def add(name: str, w: int, h: int, rung: Rung, bitrate_k: int) -> None:
+        if any((p.width, p.height) == (w, h) for p in plans):
+            return
+        plans.append(RungPlan(
+            name=name, width=w, height=h, bitrate_k=bitrate_k,
+            maxrate_k=rung.maxrate_k or int(bitrate_k * 1.1), bufsize_k=rung.bufsize_k or bitrate_k * 2,
+            preset=rung.preset, min_vmaf=rung.min_vmaf if rung.min_vmaf is not None else profile.min_vmaf,
+        ))
+
+    top_short = kept[0].height if kept else 0
+    if dropped and source_short > top_short:
+        # the source sits between rungs (or under all of them): its own size becomes the top rung; a kept rung
+        # within 10% of it would be a near-duplicate, so the source rung replaces it
+        floor = kept[0].bitrate_k if kept else 16
+        if kept and top_short >= 0.9 * source_short:
+            kept = kept[1:]
+        w, h = _even_down(width), _even_down(height)
+        basis = dropped[-1]
+        basis_w, basis_h = _size(basis.height, width, height)
+        scaled = int(basis.bitrate_k * (w * h) / (basis_w * basis_h))
+        add(f"{min(w, h)}p", w, h, basis, max(scaled, floor, 16))
+    for rung in kept:
+        w, h = _size(rung.height, width, height)
+        add(f"{rung.height}p", w, h, rung, rung.bitrate_k)
+    return plans
