@@ -93,10 +93,21 @@ def _pre_filters(source: SourceInfo, plan: EncodePlan) -> list[str]:
     return filters
 
 
-def _scale(plan: EncodePlan, width: int, height: int) -> str:
+def _sar(source: SourceInfo, width: int, height: int) -> str:
+    """The sample aspect ratio that gives the rung exactly the source's display aspect ratio.
+
+    Even dimensions cannot always hold the aspect ratio (16:9 at 240 lines is 426.67 wide); a sample aspect ratio
+    a hair off 1:1 keeps every rung's display aspect identical, which DASH requires within an adaptation set.
+    """
+    sar = Fraction(source.width, source.height) / Fraction(width, height)
+    return f"{sar.numerator}/{sar.denominator}"
+
+
+def _scale(plan: EncodePlan, source: SourceInfo, width: int, height: int) -> str:
+    sar = _sar(source, width, height)
     if plan.path == "gpu":
-        return f"scale_cuda=w={width}:h={height}:interp_algo=bicubic:format=yuv420p"
-    return f"scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p"
+        return f"scale_cuda=w={width}:h={height}:interp_algo=bicubic:format=yuv420p,setsar=r={sar}:max=1000000"
+    return f"scale={width}:{height}:flags=bicubic,setsar=r={sar}:max=1000000,format=yuv420p"
 
 
 def _filter_graph(source: SourceInfo, rungs: Sequence[RungPlan], plan: EncodePlan, poster: bool) -> str:
@@ -105,15 +116,16 @@ def _filter_graph(source: SourceInfo, rungs: Sequence[RungPlan], plan: EncodePla
     head = "[0:v]" + ",".join([*pre, f"split={branches}"]) + "".join(f"[s{i}]" for i in range(branches))
     parts = [head]
     for i, rung in enumerate(rungs):
-        parts.append(f"[s{i}]{_scale(plan, rung.width, rung.height)}[v{i}]")
+        parts.append(f"[s{i}]{_scale(plan, source, rung.width, rung.height)}[v{i}]")
     if poster:
         top = rungs[0]
         select = f"select=eq(n\\,{poster_frame(source)})"
         if plan.path == "gpu":
-            parts.append(f"[s{len(rungs)}]{select},{_scale(plan, top.width, top.height)},hwdownload,"
-                         f"format=yuv420p[poster]")
+            parts.append(f"[s{len(rungs)}]{select},{_scale(plan, source, top.width, top.height)},hwdownload,"
+                         f"format=yuv420p,format=yuvj420p[poster]")
         else:
-            parts.append(f"[s{len(rungs)}]{select},{_scale(plan, top.width, top.height)}[poster]")
+            parts.append(f"[s{len(rungs)}]{select},scale={top.width}:{top.height}:flags=bicubic,setsar=1,"
+                         f"format=yuvj420p[poster]")
     return ";".join(parts)
 
 
@@ -146,7 +158,7 @@ def build_ladder_cmd(ffmpeg: str, source: SourceInfo, rungs: Sequence[RungPlan],
                      threads: int | None = None) -> list[str]:
     """The whole job in one ffmpeg command: every rung, the audio group, the poster, the packaging."""
     out = Path(out_dir)
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-y"]
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y"]
     if plan.path == "gpu":
         device = str(choice.gpu_index or 0)
         cmd += ["-hwaccel", "cuda", "-hwaccel_device", device, "-hwaccel_output_format", "cuda", "-autorotate", "0"]

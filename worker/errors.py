@@ -52,7 +52,8 @@ class WorkerError(Exception):
         if self.returncode is not None:
             text += f" (ffmpeg exit code {self.returncode})"
         if self.stderr_tail:
-            text += "\n" + "\n".join(self.stderr_tail.splitlines()[-8:])
+            # ffmpeg runs with -loglevel error: the first lines are the cause, the rest its consequences
+            text += "\n" + "\n".join(self.stderr_tail.splitlines()[:6])
         return text
 
 

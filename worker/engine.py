@@ -1,0 +1,224 @@
+"""The engine: source file in, playable package and ``manifest.json`` out. No queue or storage code here.
+
+Stages: probe → choose encoder → plan ladder → encode (one ffmpeg) → package → quality → manifest → publish.
+The package is built in a staging folder and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import quality
+from worker.capabilities import EncoderChoice, choose_encoder, ffmpeg_build, nvenc_smoke_test
+from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME, EncodePlan, build_ladder_cmd, plan_encode
+from worker.errors import (
+    EncodeCrashed,
+    EncodeInterrupted,
+    EncodeRejected,
+    EncodeStalled,
+    EncodeTimeout,
+    QualityBelowThreshold,
+    WorkerError,
+)
+from worker.gpu import GpuScan, scan_gpus
+from worker.ladder import DEFAULT_PROFILE, Profile, RungPlan, plan_ladder
+from worker.media import SourceInfo, check_limits, probe_source
+from worker.package import collect_renditions, concat_rendition, master_playlist, read_codecs, staging_dir, write_master
+from worker.settings import EngineSettings
+
+__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobProgress", "classify_failure", "encode_timeout", "transcode"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA = "transcode-manifest/1"
+WORKER_VERSION = "0.1.0"
+
+# ffmpeg messages that mean the input or the options are at fault: retrying cannot help
+_REJECTED = ("Invalid data found when processing input", "Error opening input", "does not contain any stream",
+             "Invalid argument", "Error parsing", "No such filter", "Unrecognized option")
+# GPU resource problems: another attempt, maybe on another node, may succeed
+_GPU_TRANSIENT = ("OpenEncodeSessionEx failed", "CUDA_ERROR", "No decoder surfaces left", "out of memory",
+                  "Cannot load libcuda", "cuda", "NVENC")
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    stage: str
+    percent: float
+    fps: float | None = None
+    speed: float | None = None
+    eta_s: float | None = None
+
+
+def encode_timeout(duration: float, settings: EngineSettings) -> float:
+    """Hard limit for one encode: a floor plus a multiple of the source duration."""
+    return settings.timeout_floor_s + settings.timeout_factor * duration
+
+
+def classify_failure(result: quality.RunResult, *, stall_timeout: float, timeout: float) -> WorkerError:
+    """Turn a failed run into the error that decides retry or poison."""
+    tail = result.stderr_tail
+    if result.outcome == "stalled":
+        return EncodeStalled(f"encode made no progress for {stall_timeout:.0f}s; killed by the watchdog",
+                             stderr_tail=tail)
+    if result.outcome == "timeout":
+        return EncodeTimeout(f"encode did not finish within its {timeout:.0f}s limit", stderr_tail=tail)
+    if result.outcome == "stopped":
+        return EncodeInterrupted("encode stopped by shutdown", stderr_tail=tail)
+    if result.returncode < 0:
+        return EncodeCrashed(f"ffmpeg was killed by signal {-result.returncode}", stderr_tail=tail,
+                             returncode=result.returncode)
+    if any(marker in tail for marker in _GPU_TRANSIENT):
+        return EncodeCrashed("ffmpeg failed on a GPU resource", stderr_tail=tail, returncode=result.returncode)
+    if any(marker in tail for marker in _REJECTED):
+        return EncodeRejected("ffmpeg rejected the source or the encode options", stderr_tail=tail,
+                              returncode=result.returncode)
+    return EncodeCrashed("ffmpeg failed", stderr_tail=tail, returncode=result.returncode)
+
+
+def _select_encoder(settings: EngineSettings, profile: Profile, rungs: list[RungPlan], ffmpeg: str,
+                    gpu_scan: GpuScan | None) -> EncoderChoice:
+    if settings.encoder == "cpu":
+        return choose_encoder("cpu", profile.codec, None, sessions_needed=len(rungs), build=None)
+    scan = gpu_scan if gpu_scan is not None else scan_gpus()
+    smoke = (lambda enc: nvenc_smoke_test(ffmpeg, enc)) if settings.nvenc_probe else None
+    return choose_encoder(settings.encoder, profile.codec, scan, sessions_needed=len(rungs),
+                          build=ffmpeg_build(ffmpeg), smoke=smoke)
+
+
+def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Any], source: SourceInfo,
+             plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None]) -> None:
+    """Score every rendition against the source; record VMAF and apply the quality policy."""
+    options = quality.MeasureOptions(
+        metrics=("vmaf",), subsample=settings.vmaf_subsample, n_threads=settings.vmaf_threads,
+        ffmpeg=settings.ffmpeg_binary,
+        on_frame_rate_mismatch="resample" if plan.resample else "refuse",
+        on_frame_count_mismatch="truncate" if plan.resample else "refuse",
+    )
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="vmaf-renditions-") as tmp:
+        for n, (entry, rendition_files) in enumerate(zip(renditions, files, strict=True)):
+            report(JobProgress("quality", 100 * n / len(renditions)))
+            joined = concat_rendition(folder, rendition_files, Path(tmp) / f"rendition_{n}.mp4")
+            result = quality.measure(joined, source.path, options)
+            pooled = result.pooled["vmaf"]
+            entry["vmaf"] = {k: pooled[k] for k in ("mean", "harmonic_mean", "p5", "min", "count")}
+            entry["vmaf"].update(model=result.settings["model"], subsample=settings.vmaf_subsample,
+                                 alignment=result.alignment["status"], warnings=result.warnings)
+            threshold = entry.get("min_vmaf")
+            if threshold is None:
+                entry["quality"] = "no-threshold"
+            elif float(pooled["mean"]) >= threshold:
+                entry["quality"] = "pass"
+            else:
+                entry["quality"] = "below-threshold"
+                failures.append(f"{entry['name']} VMAF {float(pooled['mean']):.2f} < {threshold:g}")
+    if failures and settings.quality_policy == "fail":
+        raise QualityBelowThreshold("renditions below their VMAF threshold: " + "; ".join(failures))
+    if failures:
+        logger.warning("flagged renditions below threshold: %s", "; ".join(failures))
+
+
+def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile = DEFAULT_PROFILE,
+              settings: EngineSettings | None = None, on_progress: Callable[[JobProgress], None] | None = None,
+              stop: threading.Event | None = None, gpu_scan: GpuScan | None = None) -> dict[str, Any]:
+    """Encode ``input_path`` into a package at ``out_dir`` and return its manifest (also written as JSON)."""
+    settings = settings or EngineSettings()
+    report = on_progress or (lambda _: None)
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+
+    def lap(stage: str, since: float) -> float:
+        now = time.monotonic()
+        timings[stage] = round(now - since, 4)
+        return now
+
+    source = probe_source(input_path)
+    check_limits(source, settings)
+    ffmpeg = quality.resolve_ffmpeg(settings.ffmpeg_binary)
+    rungs = plan_ladder(source.width, source.height, profile)
+    choice = _select_encoder(settings, profile, rungs, ffmpeg, gpu_scan)
+    plan = plan_encode(source, profile, choice)
+    t = lap("probe", started)
+
+    with staging_dir(Path(out_dir)) as folder:
+        cmd = build_ladder_cmd(ffmpeg, source, rungs, profile, choice, plan, folder)
+        logger.debug("encode command: %s", quality.quoted(cmd))
+        total_us = max(source.duration, 0.001) * 1e6
+
+        def progress(p: quality.Progress) -> None:
+            done = (p.out_time_s or 0) * 1e6
+            percent = min(100.0, 100 * done / total_us)
+            eta = (source.duration - (p.out_time_s or 0)) / p.speed if p.speed else None
+            report(JobProgress("encode", percent, p.fps, p.speed, eta))
+
+        timeout = encode_timeout(source.duration, settings)
+        result = quality.run_ffmpeg(cmd, on_progress=progress, timeout=timeout,
+                                    stall_timeout=settings.stall_timeout_s, stop=stop)
+        if result.outcome != "ok":
+            raise classify_failure(result, stall_timeout=settings.stall_timeout_s, timeout=timeout)
+        t = lap("encode", t)
+
+        duration = source.frame_count / float(source.frame_rate) if source.variable_frame_rate is False and \
+            source.frame_rate else source.duration
+        files = collect_renditions(folder, len(rungs) + (1 if source.has_audio else 0), duration=duration,
+                                   segment_seconds=profile.segment_seconds)
+        video_files, audio_files = files[: len(rungs)], (files[len(rungs)] if source.has_audio else None)
+        codecs = read_codecs(folder / HLS_MASTER_NAME)
+        audio = (audio_files, codecs.get("audio", "mp4a.40.2")) if audio_files else None
+        triples = [(r, f, codecs.get(f.playlist, "avc1")) for r, f in zip(rungs, video_files, strict=True)]
+        write_master(folder, master_playlist(triples, plan.frame_rate, audio))
+        renditions: list[dict[str, Any]] = [
+            {"name": r.name, "path": f.playlist, "init": f.init, "segments": len(f.segments), "codec": c,
+             "encoder": choice.encoder, "width": r.width, "height": r.height,
+             "frame_rate": f"{plan.frame_rate.numerator}/{plan.frame_rate.denominator}",
+             "target_bitrate": r.bitrate_k * 1000, "max_bitrate": r.maxrate_k * 1000,
+             "measured_bitrate": f.average_bitrate, "peak_bitrate": f.peak_bitrate, "size_bytes": f.size_bytes,
+             "min_vmaf": r.min_vmaf, "vmaf": None, "quality": "unchecked"}
+            for r, f, c in triples
+        ]
+        t = lap("package", t)
+        if settings.quality_policy != "off":
+            _measure(folder, renditions, video_files, source, plan, settings, report)
+            t = lap("quality", t)
+        build = ffmpeg_build(ffmpeg)
+        manifest: dict[str, Any] = {
+            "schema": MANIFEST_SCHEMA,
+            "source": source.to_dict(),
+            "profile": profile.name,
+            "codec": profile.codec,
+            "encoder": choice.encoder,
+            "encoder_kind": choice.kind,
+            "video_path": plan.path,
+            "fallback_reason": choice.reason_text,
+            "gpu_index": choice.gpu_index,
+            "gop_frames": plan.gop_frames,
+            "segment_seconds": profile.segment_seconds,
+            "hls": HLS_MASTER_NAME,
+            "dash": MPD_NAME,
+            "poster": POSTER_NAME if (folder / POSTER_NAME).exists() else None,
+            "renditions": renditions,
+            "audio": None if audio_files is None else {
+                "path": audio_files.playlist, "codec": codecs.get("audio", "mp4a.40.2"),
+                "bitrate": profile.audio_bitrate_k * 1000, "measured_bitrate": audio_files.average_bitrate,
+                "size_bytes": audio_files.size_bytes},
+            "quality_policy": settings.quality_policy,
+            "flagged": [r["name"] for r in renditions if r["quality"] == "below-threshold"],
+            "timings": timings,
+            "versions": {"worker": WORKER_VERSION, "quality": quality.__version__, "ffmpeg": build.version},
+        }
+        timings["total"] = round(time.monotonic() - started, 4)
+        (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+    report(JobProgress("done", 100.0))
+    logger.info("transcoded %s into %d renditions with %s in %.1fs", Path(input_path).name, len(rungs),
+                choice.encoder, timings["total"])
+    return manifest
