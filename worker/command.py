@@ -52,7 +52,8 @@ class EncodePlan:
 
 
 def plan_encode(source: SourceInfo, profile: Profile, choice: EncoderChoice) -> EncodePlan:
-    rate = output_frame_rate(source.frame_rate, profile.max_fps)
+    rate = output_frame_rate(source.frame_rate, profile.max_fps, variable=source.variable_frame_rate,
+                             nominal=source.nominal_frame_rate)
     resample = source.variable_frame_rate or rate != source.frame_rate
     if choice.kind == "cpu":
         path: VideoPath = "cpu"

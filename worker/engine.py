@@ -217,8 +217,10 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
             "versions": {"worker": WORKER_VERSION, "quality": quality.__version__, "ffmpeg": build.version},
         }
         timings["total"] = round(time.monotonic() - started, 4)
-        (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+        text = json.dumps(manifest, indent=2) + "\n"
+        (folder / MANIFEST_NAME).write_text(text)
     report(JobProgress("done", 100.0))
     logger.info("transcoded %s into %d renditions with %s in %.1fs", Path(input_path).name, len(rungs),
                 choice.encoder, timings["total"])
-    return manifest
+    loaded: dict[str, Any] = json.loads(text)  # exactly what was written: lists, not tuples
+    return loaded

@@ -130,8 +130,24 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
-def output_frame_rate(source_rate: Fraction, max_fps: float) -> Fraction:
-    """The source's rate, or ``max_fps`` when the source is faster (or has no usable rate)."""
+STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+                  Fraction(50), Fraction(60000, 1001), Fraction(60), Fraction(120))
+
+
+def standard_rate(rate: Fraction) -> Fraction:
+    """The broadcast rate nearest to ``rate`` (for variable-rate sources, which need one constant rate)."""
+    return min(STANDARD_RATES, key=lambda r: abs(float(r) - float(rate)))
+
+
+def output_frame_rate(source_rate: Fraction, max_fps: float, *, variable: bool = False,
+                      nominal: Fraction | None = None) -> Fraction:
+    """The source's rate, or ``max_fps`` when the source is faster (or has no usable rate).
+
+    A variable-rate source gets the standard rate nearest its nominal rate (the container's base rate, e.g. 30
+    for a phone video that drops to 15 in the dark), so no frames of its fast parts are lost.
+    """
+    if variable:
+        source_rate = standard_rate(nominal if nominal and float(nominal) <= 240 else source_rate)
     if not source_rate or float(source_rate) <= 0:
         return Fraction(max_fps).limit_denominator(1001)
     if float(source_rate) > max_fps:

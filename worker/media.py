@@ -44,6 +44,9 @@ class SourceInfo:
     height: int
     rotation: int
     frame_rate: Fraction
+    """average rate"""
+    nominal_frame_rate: Fraction
+    """the container's base rate (r_frame_rate): the rate of the fastest part of a variable-rate source"""
     variable_frame_rate: bool
     frame_count: int
     pix_fmt: str
@@ -62,6 +65,7 @@ class SourceInfo:
         data = asdict(self)
         data["frame_rate"] = f"{self.frame_rate.numerator}/{self.frame_rate.denominator}"
         data["frame_rate_fps"] = round(float(self.frame_rate), 6)
+        data["nominal_frame_rate"] = f"{self.nominal_frame_rate.numerator}/{self.nominal_frame_rate.denominator}"
         return data
 
 
@@ -88,6 +92,7 @@ def probe_source(path: str | Path) -> SourceInfo:
         interlaced = bool(getattr(frame, "interlaced_frame", False)) or field_order in {"tt", "bb", "tb", "bt"}
         trc = int(getattr(frame, "color_trc", 0) or getattr(ctx, "color_trc", 0) or 2)
         sar = Fraction(stream.sample_aspect_ratio or 1) or Fraction(1)
+        nominal = Fraction(stream.base_rate or video.frame_rate or 0)
         audio = tuple(
             AudioInfo(a.index, a.codec_context.name, int(a.codec_context.channels or 0),
                       int(a.codec_context.sample_rate or 0), a.metadata.get("language"))
@@ -103,7 +108,8 @@ def probe_source(path: str | Path) -> SourceInfo:
     info = SourceInfo(
         path=str(p), size_bytes=p.stat().st_size, container=video.container, codec=video.codec, duration=duration,
         coded_width=coded_w, coded_height=coded_h, width=display_w, height=display_h, rotation=video.rotation,
-        frame_rate=video.frame_rate, variable_frame_rate=video.variable_frame_rate, frame_count=video.frame_count,
+        frame_rate=video.frame_rate, nominal_frame_rate=nominal, variable_frame_rate=video.variable_frame_rate,
+        frame_count=video.frame_count,
         pix_fmt=ctx.pix_fmt or "unknown", bit_depth=bit_depth, color_transfer=_TRANSFER_NAMES.get(trc, str(trc)),
         hdr=trc in _HDR_TRANSFERS, interlaced=interlaced, field_order=field_order, audio=audio,
     )

@@ -1,0 +1,67 @@
+"""Sources for the engine tests, generated with lavfi once per session (small, so CI stays fast)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from quality.runner import run_ffmpeg_capture
+from worker.ladder import Profile, Rung
+from worker.settings import EngineSettings
+
+
+def ff(ffmpeg: str, *args: str) -> None:
+    run_ffmpeg_capture([ffmpeg, "-nostdin", "-v", "error", "-y", *args], timeout=300)
+
+
+@dataclass(frozen=True)
+class Sources:
+    av: Path  # 320x240, 30 fps, 3 s, stereo AAC
+    rotated: Path  # 320x240 coded, display rotation 90: a portrait phone video (240x320 displayed)
+    odd: Path  # 321x241
+    ten_bit: Path  # yuv420p10le H.264 High 10
+    interlaced: Path  # 320x240 interlaced, top field first
+    vfr: Path  # variable frame rate
+    tiny: Path  # 16x16
+    still: Path  # a single PNG image
+    silent: Path  # video only
+    folder: Path
+
+
+@pytest.fixture(scope="session")
+def sources(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Sources:
+    d = tmp_path_factory.mktemp("sources")
+    src = "testsrc2=size=320x240:rate=30:duration=3"
+    x264 = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "18")
+    ff(ffmpeg, "-f", "lavfi", "-i", src, "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-ac", "2",
+       *x264, "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(d / "av.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", src, *x264, "-pix_fmt", "yuv420p", str(d / "silent.mp4"))
+    ff(ffmpeg, "-display_rotation", "90", "-i", str(d / "silent.mp4"), "-c", "copy", str(d / "rotated.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=321x241:rate=25:duration=2", "-c:v", "libx264rgb",
+       "-preset", "ultrafast", "-crf", "18", str(d / "odd.mkv"))
+    ff(ffmpeg, "-f", "lavfi", "-i", src, *x264, "-pix_fmt", "yuv420p10le", str(d / "ten_bit.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=60:duration=3", "-vf",
+       "tinterlace=mode=interleave_top,setfield=tff", *x264, "-flags", "+ildct+ilme", "-pix_fmt", "yuv420p",
+       str(d / "interlaced.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=3", "-vf",
+       "setpts='if(lt(N,45),N/30/TB,(45/30+(N-45)/15)/TB)'", "-fps_mode", "vfr", *x264, "-pix_fmt", "yuv420p",
+       str(d / "vfr.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=16x16:rate=30:duration=2", *x264, "-pix_fmt", "yuv420p",
+       str(d / "tiny.mp4"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=1:duration=1", "-frames:v", "1",
+       str(d / "still.png"))
+    return Sources(d / "av.mp4", d / "rotated.mp4", d / "odd.mkv", d / "ten_bit.mp4", d / "interlaced.mp4",
+                   d / "vfr.mp4", d / "tiny.mp4", d / "still.png", d / "silent.mp4", d)
+
+
+@pytest.fixture(scope="session")
+def small_profile() -> Profile:
+    return Profile(name="test", rungs=(Rung(height=240, bitrate_k=400, min_vmaf=20), Rung(height=120, bitrate_k=150)),
+                   gop_seconds=1, segment_seconds=2, cpu_preset="ultrafast")
+
+
+@pytest.fixture
+def settings() -> EngineSettings:
+    return EngineSettings(encoder="cpu", quality_policy="off", vmaf_subsample=3, stall_timeout_s=60)
