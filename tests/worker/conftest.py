@@ -27,6 +27,7 @@ class Sources:
     tiny: Path  # 16x16
     still: Path  # a single PNG image
     silent: Path  # video only
+    hdr: Path  # 10-bit PQ (SMPTE 2084), BT.2020
     folder: Path
 
 
@@ -52,8 +53,11 @@ def sources(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Sources:
        str(d / "tiny.mp4"))
     ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=1:duration=1", "-frames:v", "1",
        str(d / "still.png"))
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2", "-vf",
+       "setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc:range=tv", *x264,
+       "-pix_fmt", "yuv420p10le", str(d / "hdr.mp4"))
     return Sources(d / "av.mp4", d / "rotated.mp4", d / "odd.mkv", d / "ten_bit.mp4", d / "interlaced.mp4",
-                   d / "vfr.mp4", d / "tiny.mp4", d / "still.png", d / "silent.mp4", d)
+                   d / "vfr.mp4", d / "tiny.mp4", d / "still.png", d / "silent.mp4", d / "hdr.mp4", d)
 
 
 @pytest.fixture(scope="session")

@@ -151,6 +151,17 @@ def test_source_facts_are_probed(sources: Sources) -> None:
     assert probe_source(sources.av).frame_rate == Fraction(30)
 
 
+def test_hdr_is_tone_mapped_to_sdr(sources: Sources, small_profile: Profile, settings: EngineSettings,
+                                   tmp_path: Path) -> None:
+    manifest = transcode(sources.hdr, tmp_path / "hdr", profile=small_profile, settings=settings)
+    assert manifest["source"]["hdr"] and manifest["source"]["color_transfer"] == "smpte2084"
+    with av.open(str(tmp_path / "hdr" / manifest["renditions"][0]["path"])) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+        assert stream.codec_context.pix_fmt == "yuv420p"
+        assert frame.color_trc == 1  # BT.709
+
+
 def test_variable_frame_rate_becomes_constant(sources: Sources, small_profile: Profile, settings: EngineSettings,
                                               tmp_path: Path) -> None:
     manifest = transcode(sources.vfr, tmp_path / "vfr", profile=small_profile, settings=settings)
