@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import re
 import tempfile
@@ -11,7 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from quality import __version__
-from quality.alignment import AlignmentPlan, plan_alignment
+from quality.alignment import AlignmentPlan, plan_alignment, rates_match
 from quality.command import build_vmaf_cmd
 from quality.errors import FfmpegUnavailable, InvalidInput, MeasurementFailed
 from quality.options import MeasureOptions, model_spec, resolve_ffmpeg, select_model
@@ -31,7 +32,6 @@ _VERSION_RE = re.compile(r"ffmpeg version (\S+)")
 def _offset_plan(ffmpeg: str, dist: VideoInfo, ref: VideoInfo, options: MeasureOptions) -> AlignmentPlan:
     if not options.auto_offset:
         return plan_alignment(dist, ref, options)
-    from quality.alignment import rates_match
     from quality.offset import estimate_offset
 
     resample = None
@@ -68,8 +68,12 @@ def plan_measurement(distorted: str | Path, reference: str | Path, options: Meas
     """Probe both inputs and plan the run without scoring (what ``--dry-run`` prints)."""
     options = options or MeasureOptions()
     ffmpeg = resolve_ffmpeg(options.ffmpeg)
-    ref = probe_video(reference)
-    dist = probe_video(distorted)
+    # both probes demux a whole file; PyAV releases the GIL while reading, so they overlap
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        ref_job = pool.submit(probe_video, reference)
+        dist_job = pool.submit(probe_video, distorted)
+        ref = ref_job.result()
+        dist = dist_job.result()
     alignment = _offset_plan(ffmpeg, dist, ref, options)
     model = select_model(options.model, ref.height)
     spec = model_spec(model)

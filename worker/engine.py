@@ -47,7 +47,7 @@ _REJECTED = ("Invalid data found when processing input", "Error opening input", 
              "Invalid argument", "Error parsing", "No such filter", "Unrecognized option")
 # GPU resource problems: another attempt, maybe on another node, may succeed
 _GPU_TRANSIENT = ("OpenEncodeSessionEx failed", "CUDA_ERROR", "No decoder surfaces left", "out of memory",
-                  "Cannot load libcuda", "cuda", "NVENC")
+                  "Cannot load libcuda", "NVENC capable devices", "cuInit", "cuCtxCreate")
 
 
 @dataclass(frozen=True)
