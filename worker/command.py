@@ -135,6 +135,8 @@ def _video_codec_args(i: int, rung: RungPlan, profile: Profile, choice: EncoderC
     rates = [f"-b:v:{i}", f"{rung.bitrate_k}k", f"-maxrate:v:{i}", f"{rung.maxrate_k}k",
              f"-bufsize:v:{i}", f"{rung.bufsize_k}k"]
     enc = choice.encoder
+    if enc == "libsvtav1":
+        rates = rates[:2]  # SVT-AV1 caps the peak rate only in CRF mode: VBR at the target average here
     args = [f"-c:v:{i}", enc, *rates]
     if choice.kind == "nvenc":
         args += [f"-preset:v:{i}", rung.preset or profile.nvenc_preset, f"-tune:v:{i}", "hq", f"-rc:v:{i}", "vbr",

@@ -53,7 +53,8 @@ class WorkerError(Exception):
             text += f" (ffmpeg exit code {self.returncode})"
         if self.stderr_tail:
             # ffmpeg runs with -loglevel error: the first lines are the cause, the rest its consequences
-            text += "\n" + "\n".join(self.stderr_tail.splitlines()[:6])
+            lines = [line for line in self.stderr_tail.splitlines() if "[info]" not in line]  # SVT-AV1 banner
+            text += "\n" + "\n".join(lines[:6])
         return text
 
 

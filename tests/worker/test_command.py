@@ -100,6 +100,7 @@ def test_hevc_and_av1_cpu_encoders_disable_scene_cuts() -> None:
     assert arg(hevc, "-tag:v:0") == "hvc1"
     av1 = build(choice=EncoderChoice("cpu", "libsvtav1"), profile=PROFILE.model_copy(update={"codec": "av1"}))
     assert arg(av1, "-svtav1-params:v:1") == "keyint=60:scd=0" and arg(av1, "-preset:v:1") == "10"
+    assert "-maxrate:v:1" not in av1 and arg(av1, "-b:v:1") == "800k"
 
 
 def test_no_audio_no_audio_group() -> None:

@@ -217,3 +217,21 @@ def test_truncated_and_audio_only_sources(sources: Sources, small_profile: Profi
     ff(ffmpeg, "-i", str(sources.av), "-vn", "-c:a", "copy", str(audio))
     with pytest.raises(InvalidSource, match="no video stream"):
         transcode(audio, tmp_path / "o2", profile=small_profile, settings=settings)
+
+
+@pytest.mark.parametrize(("codec", "tag"), [("hevc", "hvc1."), ("av1", "av01.")])
+def test_hevc_and_av1_ladders_play_back(sources: Sources, settings: EngineSettings, tmp_path: Path, codec: str,
+                                        tag: str) -> None:
+    profile = Profile(name=codec, codec=codec, rungs=(Rung(height=240, bitrate_k=300), Rung(height=120, bitrate_k=100)),
+                      gop_seconds=1, segment_seconds=2, cpu_preset="ultrafast")
+    out = tmp_path / codec
+    manifest = transcode(sources.silent, out, profile=profile, settings=settings)
+    assert manifest["encoder"] == {"hevc": "libx265", "av1": "libsvtav1"}[codec]
+    variants = parse_master((out / "master.m3u8").read_text())
+    assert all(v["CODECS"].startswith(tag) for v in variants), variants
+    keyframes = []
+    for rendition in manifest["renditions"]:
+        width, height, frames, keys = decode(out, rendition["path"])
+        assert (width, height, frames) == (rendition["width"], rendition["height"], 90)
+        keyframes.append(keys)
+    assert keyframes[0] == keyframes[1] and keyframes[0][:3] == [0.0, 1.0, 2.0]
