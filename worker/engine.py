@@ -168,9 +168,7 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
             raise classify_failure(result, stall_timeout=settings.stall_timeout_s, timeout=timeout)
         t = lap("encode", t)
 
-        duration = source.frame_count / float(source.frame_rate) if source.variable_frame_rate is False and \
-            source.frame_rate else source.duration
-        files = collect_renditions(folder, len(rungs) + (1 if source.has_audio else 0), duration=duration,
+        files = collect_renditions(folder, len(rungs) + (1 if source.has_audio else 0), duration=source.duration,
                                    segment_seconds=profile.segment_seconds)
         video_files, audio_files = files[: len(rungs)], (files[len(rungs)] if source.has_audio else None)
         codecs = read_codecs(folder / HLS_MASTER_NAME)
