@@ -112,8 +112,12 @@ def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Any], s
             result = quality.measure(joined, source.path, options)
             pooled = result.pooled["vmaf"]
             entry["vmaf"] = {k: pooled[k] for k in ("mean", "harmonic_mean", "p5", "min", "count")}
+            warnings = list(result.warnings)
+            if source.hdr:
+                warnings.append("the source is HDR and the rendition tone-mapped SDR: VMAF compares them as if "
+                                "both were SDR, so the score understates or overstates the real quality")
             entry["vmaf"].update(model=result.settings["model"], subsample=settings.vmaf_subsample,
-                                 alignment=result.alignment["status"], warnings=result.warnings)
+                                 alignment=result.alignment["status"], warnings=warnings)
             threshold = entry.get("min_vmaf")
             if threshold is None:
                 entry["quality"] = "no-threshold"

@@ -152,8 +152,10 @@ def test_source_facts_are_probed(sources: Sources) -> None:
 
 def test_hdr_is_tone_mapped_to_sdr(sources: Sources, small_profile: Profile, settings: EngineSettings,
                                    tmp_path: Path) -> None:
-    manifest = transcode(sources.hdr, tmp_path / "hdr", profile=small_profile, settings=settings)
+    scored = EngineSettings(encoder="cpu", quality_policy="flag", vmaf_subsample=10)
+    manifest = transcode(sources.hdr, tmp_path / "hdr", profile=small_profile, settings=scored)
     assert manifest["source"]["hdr"] and manifest["source"]["color_transfer"] == "smpte2084"
+    assert "source is HDR" in manifest["renditions"][0]["vmaf"]["warnings"][0]
     with av.open(str(tmp_path / "hdr" / manifest["renditions"][0]["path"])) as container:
         stream = container.streams.video[0]
         frame = next(container.decode(stream))
