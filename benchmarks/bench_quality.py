@@ -149,11 +149,7 @@ class Runners:
     def plain(self, dist: Path, ref: Path) -> Sample:
         log_path = self.workdir / "plain.json"
         log_path.unlink(missing_ok=True)
-        cmd = self.plain_cmd(dist, ref, log_path)
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        seconds = time.perf_counter() - start
-        _check(cmd, proc)
+        seconds = _timed(self.plain_cmd(dist, ref, log_path))
         log = json.loads(log_path.read_text(encoding="utf-8"))
         return Sample(seconds, float(log["pooled_metrics"]["vmaf"]["mean"]), len(log["frames"]))
 
@@ -164,11 +160,7 @@ class Runners:
     def tool_run(self, dist: Path, ref: Path) -> Sample:
         out = self.workdir / "tool.json"
         out.unlink(missing_ok=True)
-        cmd = self.tool_cmd(dist, ref, out)
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        seconds = time.perf_counter() - start
-        _check(cmd, proc)
+        seconds = _timed(self.tool_cmd(dist, ref, out))
         vmaf: float | None
         try:
             # the tool's own pooling: the mean of the per-frame scores, rounded to 3 decimals
@@ -179,6 +171,15 @@ class Runners:
 
     def by_name(self) -> dict[str, Callable[[Path, Path], Sample]]:
         return {"ours": self.ours, "plain": self.plain, "tool": self.tool_run}
+
+
+def _timed(cmd: list[str]) -> float:
+    """Wall time of one run of ``cmd`` (output discarded, stderr kept for the error); raises if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    seconds = time.perf_counter() - start
+    _check(cmd, proc)
+    return seconds
 
 
 def _check(cmd: list[str], proc: subprocess.CompletedProcess[bytes]) -> None:

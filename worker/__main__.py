@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from worker.errors import PermanentJobError, WorkerError
+from worker.settings import EngineSettings
 
 RET_OK = 0
 RET_FAILED = 1
@@ -22,9 +23,7 @@ RET_TRANSIENT = 4
 logger = logging.getLogger("worker")
 
 
-def _settings(overrides: dict[str, Any]) -> Any:
-    from worker.settings import EngineSettings
-
+def _settings(overrides: dict[str, Any]) -> EngineSettings:
     try:
         return EngineSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,7 +102,8 @@ class EncoderChoice:
 
 
 def choose_encoder(policy: EncoderPolicy, codec: Codec, scan: GpuScan | None, *, sessions_needed: int,
-                   build: FfmpegBuild | None, smoke: Any = None) -> EncoderChoice:
+                   build: FfmpegBuild | None,
+                   smoke: Callable[[str], tuple[bool, str]] | None = None) -> EncoderChoice:
     """Apply the encoder policy. ``smoke(encoder) -> (ok, detail)`` runs the test encode (injectable).
 
     ``cpu`` never looks at the GPU (``scan`` may be ``None``). ``gpu`` raises ``GpuUnavailable`` with the reason

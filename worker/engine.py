@@ -31,7 +31,15 @@ from worker.errors import (
 from worker.gpu import GpuScan, scan_gpus
 from worker.ladder import DEFAULT_PROFILE, Profile, RungPlan, plan_ladder
 from worker.media import SourceInfo, check_limits, probe_source
-from worker.package import collect_renditions, concat_rendition, master_playlist, read_codecs, staging_dir, write_master
+from worker.package import (
+    RenditionFiles,
+    collect_renditions,
+    concat_rendition,
+    master_playlist,
+    read_codecs,
+    staging_dir,
+    write_master,
+)
 from worker.settings import EngineSettings
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobProgress", "classify_failure", "encode_timeout", "transcode"]
@@ -95,7 +103,7 @@ def _select_encoder(settings: EngineSettings, profile: Profile, rungs: list[Rung
                           build=ffmpeg_build(ffmpeg), smoke=smoke)
 
 
-def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Any], source: SourceInfo,
+def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[RenditionFiles], source: SourceInfo,
              plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None]) -> None:
     """Score every rendition against the source; record VMAF and apply the quality policy."""
     options = quality.MeasureOptions(

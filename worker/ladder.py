@@ -88,17 +88,13 @@ def load_profile(path: str | Path) -> Profile:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(f"cannot read profile {p}: {exc.strerror}") from exc
-    try:
-        if p.suffix.lower() == ".json":
-            data = json.loads(text)
-        else:
-            import yaml
+    import yaml
 
-            data = yaml.safe_load(text)
-    except ValueError as exc:  # json.JSONDecodeError and yaml.YAMLError (a ValueError subclass? no: handled below)
-        raise ProfileError(f"profile {p} is not valid JSON: {exc}") from exc
-    except Exception as exc:
-        raise ProfileError(f"profile {p} is not valid YAML: {exc}") from exc
+    is_json = p.suffix.lower() == ".json"
+    try:
+        data = json.loads(text) if is_json else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ProfileError(f"profile {p} is not valid {'JSON' if is_json else 'YAML'}: {exc}") from exc
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:

@@ -51,7 +51,8 @@ def collect_renditions(folder: Path, count: int, *, duration: float, segment_sec
         peak = 0.0
         for n, size in enumerate(sizes):
             seconds = segment_seconds if n < len(sizes) - 1 else max(duration - segment_seconds * n, 0.001)
-            peak = max(peak, size * 8 / min(seconds, segment_seconds) if seconds > 0.25 else 0)
+            if seconds > 0.25:  # a sliver of a last segment says nothing about the peak rate
+                peak = max(peak, size * 8 / seconds)
         average = total * 8 / duration if duration > 0 else 0
         out.append(RenditionFiles(index, f"media_{index}.m3u8", init.name, tuple(s.name for s in segments), total,
                                   int(average), int(max(peak, average))))
