@@ -95,8 +95,9 @@ class MeasurementFailed(QualityError):
     exit_code = 7
 
     def __init__(self, message: str, *, returncode: int | None = None, stderr_tail: str = "",
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, stopped: bool = False) -> None:
         super().__init__(message)
+        self.stopped = stopped
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.command = command or []

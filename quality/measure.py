@@ -6,6 +6,7 @@ import concurrent.futures
 import logging
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -112,12 +113,13 @@ def _settings(options: MeasureOptions, plan: MeasurementPlan) -> dict[str, objec
 
 def measure(distorted: str | Path, reference: str | Path, options: MeasureOptions | None = None,
             *, on_progress: Callable[[Progress], None] | None = None,
-            timeout: float | None = None) -> QualityReport:
+            timeout: float | None = None, stop: threading.Event | None = None) -> QualityReport:
     """Score ``distorted`` against ``reference``: per-frame VMAF, PSNR and SSIM in one libvmaf pass.
 
     Raises ``InputNotFound``, an ``InvalidInput`` subclass, ``AlignmentError``, ``FfmpegUnavailable`` or
     ``MeasurementFailed``. A pair that was scored but not fully aligned (truncated, resampled, uncertain offset)
-    returns a report whose ``alignment.warnings`` say so.
+    returns a report whose ``alignment.warnings`` say so. Setting ``stop`` ends the scoring with ``MeasurementFailed``
+    whose ``stopped`` is true.
     """
     started = time.monotonic()
     options = options or MeasureOptions()
@@ -130,7 +132,10 @@ def measure(distorted: str | Path, reference: str | Path, options: MeasureOption
             if on_progress is not None:
                 on_progress(replace(progress, total=total))
 
-        result = run_ffmpeg(plan.command, on_progress=forward, timeout=timeout)
+        result = run_ffmpeg(plan.command, on_progress=forward, timeout=timeout, stop=stop)
+        if result.outcome == "stopped":
+            raise MeasurementFailed("scoring was stopped", stderr_tail=result.stderr_tail, command=plan.command,
+                                    stopped=True)
         if result.outcome == "timeout":
             raise MeasurementFailed(f"ffmpeg did not finish scoring within {timeout:.0f}s",
                                     stderr_tail=result.stderr_tail, command=plan.command)

@@ -1,10 +1,13 @@
-"""``python -m worker``: ``transcode`` (one-shot engine run) and ``probe`` (capabilities as JSON)."""
+"""``python -m worker``: ``run`` (the service), ``status`` (job records), ``healthcheck`` (for container probes),
+``transcode`` (one-shot engine run) and ``probe`` (capabilities as JSON)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -12,23 +15,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from worker.errors import PermanentJobError, WorkerError
-from worker.settings import EngineSettings
+from worker.settings import EngineSettings, ServiceSettings
 
 RET_OK = 0
 RET_FAILED = 1
 RET_USAGE = 2
 RET_PERMANENT = 3
 RET_TRANSIENT = 4
+RET_DRAIN_EXPIRED = 5  # the drain time ran out; running jobs were released for another worker
+RET_FORCED = 130  # a second signal: exit at once (leased messages reappear when their visibility runs out)
 
 logger = logging.getLogger("worker")
 
 
-def _settings(overrides: dict[str, Any]) -> EngineSettings:
+def _settings(overrides: dict[str, Any], kind: type[EngineSettings] = EngineSettings) -> Any:
     try:
-        return EngineSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return kind(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(f"WORKER_{'_'.join(str(x) for x in e['loc']).upper()}: {e['msg']}"
-                             for e in exc.errors())
+        problems = "; ".join(
+            (f"WORKER_{'_'.join(str(x) for x in e['loc']).upper()}: " if e["loc"] else "") + e["msg"]
+            for e in exc.errors())
         raise SystemExit(f"error: invalid settings: {problems}") from None
 
 
@@ -90,10 +96,100 @@ def cmd_transcode(args: argparse.Namespace) -> int:
     return RET_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from worker.app import create_worker, ensure_resources, start_health
+    from worker.service import EXIT_DRAIN_EXPIRED
+
+    settings: ServiceSettings = _settings({"max_jobs": args.max_jobs}, ServiceSettings)
+    _configure_logging(max(1, args.verbose), settings.log_format)
+    worker = create_worker(settings)
+    if args.create_resources:
+        ensure_resources(worker)
+    server = start_health(worker)
+    signals = {"count": 0}
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        signals["count"] += 1
+        if signals["count"] > 1:
+            logger.warning("second signal (%s): exiting now", signal.Signals(signum).name)
+            logging.shutdown()
+            os._exit(RET_FORCED)
+        logger.info("signal %s: draining (a second signal exits at once)", signal.Signals(signum).name)
+        worker.drain()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    logger.info("worker %s: queue %s, %d job slot(s), encoder policy %s", worker.records.worker_id,
+                settings.jobs_queue, worker.slots, settings.encoder)
+    try:
+        code = worker.run()
+    finally:
+        if server is not None:
+            server.stop()
+    return RET_DRAIN_EXPIRED if code == EXIT_DRAIN_EXPIRED else RET_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from worker.clients import make_clients
+    from worker.records import JobRecords
+
+    settings: ServiceSettings = _settings({}, ServiceSettings)
+    records = JobRecords(make_clients(settings).table, "status")
+    rows = [r for r in [records.get(args.job_id)] if r] if args.job_id else records.recent(args.limit, args.state)
+    if args.job_id and not rows:
+        rejected = records.get(args.job_id, "rejected")
+        if rejected is None:
+            print(f"error: no job {args.job_id} in table {settings.jobs_table}", file=sys.stderr)
+            return RET_FAILED
+        rows = [rejected]
+    if args.json:
+        print(json.dumps(rows if not args.job_id else rows[0], indent=2, default=str))
+        return RET_OK
+    if args.job_id:
+        for key, value in sorted(rows[0].items()):
+            print(f"{key:>18}: {value}")
+        return RET_OK
+    print(f"{'JOB':<32}  {'STATE':<9} {'PROGRESS':>8}  {'TRIES':>5}  {'UPDATED':<27} SOURCE")
+    for r in rows:
+        print(f"{r['RowKey']:<32}  {r.get('state', ''):<9} {float(r.get('progress') or 0):>7.0f}%  "
+              f"{int(r.get('attempts') or 0):>5}  {str(r.get('updated_at', '')):<27} {r.get('source_name', '')}")
+    return RET_OK
+
+
+def cmd_healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    port = args.port or int(os.environ.get("WORKER_HTTP_PORT", "8080"))
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{args.path}", timeout=args.timeout) as response:
+            ok = bool(response.status == 200)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return RET_FAILED
+    return RET_OK if ok else RET_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m worker", description="GPU/CPU transcoding worker.")
     parser.add_argument("-v", "--verbose", action="count", default=0)
     sub = parser.add_subparsers(dest="command", required=True)
+    run_ = sub.add_parser("run", help="the service: lease jobs from the queue until told to stop (WORKER_* settings)")
+    run_.add_argument("--max-jobs", type=int, default=None, help="exit after this many jobs (WORKER_MAX_JOBS)")
+    run_.add_argument("--create-resources", action="store_true",
+                      help="create the queues, table and outputs container first (local stacks)")
+    run_.set_defaults(func=cmd_run)
+    st = sub.add_parser("status", help="show one job record, or the most recent ones")
+    st.add_argument("job_id", nargs="?")
+    st.add_argument("--limit", type=int, default=20)
+    st.add_argument("--state", choices=("queued", "running", "succeeded", "failed", "poisoned"))
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_status)
+    hc = sub.add_parser("healthcheck", help="exit 0 when the local worker answers 200 on /healthz")
+    hc.add_argument("--port", type=int, default=None, help="default: $WORKER_HTTP_PORT or 8080")
+    hc.add_argument("--path", default="/healthz", choices=("/healthz", "/readyz"))
+    hc.add_argument("--timeout", type=float, default=3.0)
+    hc.set_defaults(func=cmd_healthcheck)
     probe = sub.add_parser("probe", help="print GPUs, the ffmpeg build and NVENC test encodes as JSON")
     probe.add_argument("--require-nvenc", action="store_true", help="exit 1 unless some NVENC codec is usable")
     probe.set_defaults(func=cmd_probe)
@@ -111,10 +207,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage(), "thread": record.threadName}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _configure_logging(verbose: int, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else
+                         logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)], handlers=[handler],
+                        force=True)
+    logging.getLogger("azure").setLevel(logging.WARNING)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _configure_logging(args.verbose)
     code: int = args.func(args)
     return code
 

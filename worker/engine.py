@@ -104,7 +104,8 @@ def _select_encoder(settings: EngineSettings, profile: Profile, rungs: list[Rung
 
 
 def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[RenditionFiles], source: SourceInfo,
-             plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None]) -> None:
+             plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None],
+             stop: threading.Event | None) -> None:
     """Score every rendition against the source; record VMAF and apply the quality policy."""
     options = quality.MeasureOptions(
         metrics=("vmaf",), subsample=settings.vmaf_subsample, n_threads=settings.vmaf_threads,
@@ -116,8 +117,15 @@ def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Renditi
     with tempfile.TemporaryDirectory(prefix="vmaf-renditions-") as tmp:
         for n, (entry, rendition_files) in enumerate(zip(renditions, files, strict=True)):
             report(JobProgress("quality", 100 * n / len(renditions)))
+            if stop is not None and stop.is_set():
+                raise EncodeInterrupted("quality measurement stopped by shutdown")
             joined = concat_rendition(folder, rendition_files, Path(tmp) / f"rendition_{n}.mp4")
-            result = quality.measure(joined, source.path, options)
+            try:
+                result = quality.measure(joined, source.path, options, stop=stop)
+            except quality.MeasurementFailed as exc:
+                if exc.stopped:
+                    raise EncodeInterrupted("quality measurement stopped by shutdown") from exc
+                raise
             pooled = result.pooled["vmaf"]
             entry["vmaf"] = {k: pooled[k] for k in ("mean", "harmonic_mean", "p5", "min", "count")}
             warnings = list(result.warnings)
@@ -198,7 +206,7 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
         ]
         t = lap("package", t)
         if settings.quality_policy != "off":
-            _measure(folder, renditions, video_files, source, plan, settings, report)
+            _measure(folder, renditions, video_files, source, plan, settings, report, stop)
             t = lap("quality", t)
         build = ffmpeg_build(ffmpeg)
         manifest: dict[str, Any] = {

@@ -4,12 +4,16 @@
 
     WorkerError
     ├── PermanentJobError            the same job will fail the same way again: poison it at once
+    │   ├── InvalidJob               a queue message that is not a job (bad base64, JSON, version or fields)
+    │   ├── SourceMissing            the uploaded blob is gone, or was replaced after the job was made
     │   ├── InvalidSource            not a video, audio only, zero frames, truncated (wraps quality's probe errors)
     │   ├── SourceRejected           over a limit from settings (pixels, duration, file size)
     │   ├── ProfileError             a ladder profile that cannot be used
     │   ├── EncodeRejected           ffmpeg refused the input or the options
     │   └── QualityBelowThreshold    a rendition scored under its VMAF threshold and the policy is "fail"
     └── TransientJobError            another attempt (maybe on another node) may succeed: release with backoff
+        ├── StorageUnavailable       Blob, Queue or Table did not answer (network, throttling, emulator down)
+        ├── ScratchFull              not enough free local disk for the job on this node
         ├── GpuUnavailable           --encoder gpu and no usable NVENC here (the reason says why)
         ├── EncodeCrashed            ffmpeg died (signal, CUDA/NVENC resource error)
         ├── EncodeStalled            the watchdog saw no progress for too long and killed ffmpeg
@@ -26,11 +30,15 @@ __all__ = [
     "EncodeStalled",
     "EncodeTimeout",
     "GpuUnavailable",
+    "InvalidJob",
     "InvalidSource",
     "PermanentJobError",
     "ProfileError",
     "QualityBelowThreshold",
+    "ScratchFull",
+    "SourceMissing",
     "SourceRejected",
+    "StorageUnavailable",
     "TransientJobError",
     "WorkerError",
 ]
@@ -62,6 +70,14 @@ class PermanentJobError(WorkerError):
     permanent = True
 
 
+class InvalidJob(PermanentJobError, ValueError):
+    pass
+
+
+class SourceMissing(PermanentJobError):
+    pass
+
+
 class InvalidSource(PermanentJobError):
     pass
 
@@ -83,6 +99,14 @@ class QualityBelowThreshold(PermanentJobError):
 
 
 class TransientJobError(WorkerError):
+    pass
+
+
+class StorageUnavailable(TransientJobError):
+    pass
+
+
+class ScratchFull(TransientJobError):
     pass
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["EncoderPolicy", "EngineSettings", "QualityPolicy"]
+__all__ = ["EncoderPolicy", "EngineSettings", "LogFormat", "QualityPolicy", "ServiceSettings"]
 
 EncoderPolicy = Literal["auto", "gpu", "cpu"]
 """``auto``: NVENC when usable, else the CPU encoders with the reason recorded. ``gpu``: fail without NVENC.
@@ -35,3 +35,68 @@ class EngineSettings(BaseSettings):
     nvenc_probe: bool = Field(default=True, description="run a one-frame NVENC test encode before using NVENC")
     ffmpeg_binary: str | None = Field(default=None, validation_alias="FFMPEG_BINARY")
     scratch_dir: Path | None = None
+
+
+LogFormat = Literal["json", "text"]
+
+
+class ServiceSettings(EngineSettings):
+    """Settings of ``python -m worker run``: the engine's, plus storage, queue, lease, drain and HTTP.
+
+    Storage is exactly one of a connection string (Azurite, or keys where policy allows them) or the blob account URL,
+    with which the worker signs in through ``DefaultAzureCredential`` (workload identity on AKS); the queue and table
+    endpoints are derived from the blob URL unless given.
+    """
+
+    storage_connection_string: SecretStr | None = None
+    storage_account_url: str | None = Field(default=None, description="https://ACCOUNT.blob.core.windows.net")
+    queue_account_url: str | None = None
+    table_account_url: str | None = None
+    jobs_queue: str = Field(default="transcode-jobs", pattern=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$")
+    jobs_table: str = Field(default="jobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+    outputs_container: str = Field(default="outputs", pattern=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+    max_dequeue: int = Field(default=5, ge=1, le=100, description="deliveries before a message goes to poison")
+    visibility_timeout_s: float = Field(default=300, ge=5, le=7 * 24 * 3600, description="lease length")
+    renew_interval_s: float | None = Field(default=None, gt=0, description="lease renewal period (visibility / 3)")
+    backoff_base_s: float = Field(default=15, ge=0, description="first retry delay; doubles per delivery")
+    backoff_max_s: float = Field(default=900, ge=0)
+    drain_seconds: float = Field(default=900, ge=0, description="how long a SIGTERM lets running jobs finish")
+    concurrency: int = Field(default=1, ge=1, le=64, description="jobs at once (also bounded by encoder sessions)")
+    max_jobs: int = Field(default=0, ge=0, description="exit after this many jobs (0: never)")
+    idle_exit_s: float = Field(default=0, ge=0, description="exit after this long with no message (0: never)")
+    poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    poll_max_interval_s: float = Field(default=10.0, gt=0, le=300)
+    progress_step: float = Field(default=5.0, gt=0, le=100, description="job record progress step, percent")
+    progress_interval_s: float = Field(default=30.0, gt=0, description="job record progress at least this often")
+    upload_concurrency: int = Field(default=8, ge=1, le=64)
+    download_concurrency: int = Field(default=4, ge=1, le=64)
+    min_free_bytes: int = Field(default=1024**3, ge=0, description="scratch space to keep free beyond a job's need")
+    http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics (0: off)")
+    http_host: str = "0.0.0.0"
+    profile: Path | None = Field(default=None, description="ladder profile YAML or JSON (default: built-in)")
+    log_format: LogFormat = "text"
+    worker_id: str | None = Field(default=None, description="name in job records (default: host name and pid)")
+
+    @model_validator(mode="after")
+    def _one_storage(self) -> ServiceSettings:
+        if (self.storage_connection_string is None) == (self.storage_account_url is None):
+            raise ValueError("set exactly one of WORKER_STORAGE_CONNECTION_STRING or WORKER_STORAGE_ACCOUNT_URL")
+        if self.storage_account_url is not None and not self.storage_account_url.startswith(("https://", "http://")):
+            raise ValueError("WORKER_STORAGE_ACCOUNT_URL must be a URL such as https://ACCOUNT.blob.core.windows.net")
+        return self
+
+    @property
+    def renew_every_s(self) -> float:
+        return self.renew_interval_s if self.renew_interval_s is not None else self.visibility_timeout_s / 3
+
+    @property
+    def poison_queue(self) -> str:
+        return f"{self.jobs_queue}-poison"
+
+    def endpoint(self, service: Literal["queue", "table"]) -> str:
+        """The queue or table endpoint of the account (identity-based access only)."""
+        given = self.queue_account_url if service == "queue" else self.table_account_url
+        if given:
+            return given
+        assert self.storage_account_url is not None
+        return self.storage_account_url.replace(".blob.", f".{service}.", 1)

@@ -1,0 +1,90 @@
+"""The job message, validated once at the edge: base64 text from the queue becomes a ``TranscodeJob`` or ``InvalidJob``.
+
+The Function's queue output binding base64-encodes what it sends, so the message body is base64 of UTF-8 JSON. The
+format is pinned by ``tests/data/job_v1.json`` on both sides (the Function and this module share no code).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from worker.errors import InvalidJob
+
+__all__ = ["MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "encode_message",
+           "parse_job"]
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Azure Storage queue messages are at most 64 KiB, base64 included."""
+
+_NAME = r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"
+
+
+class JobSource(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    container: str = Field(pattern=_NAME)
+    name: str = Field(min_length=1, max_length=1024)
+    url: str = Field(min_length=1)
+    etag: str = Field(min_length=1)
+    size: int = Field(ge=0)
+    content_type: str | None = None
+
+
+class JobOutput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    container: str = Field(pattern=_NAME)
+    prefix: str = Field(pattern=r"^[^/\\].*/$", max_length=512)
+
+
+class TranscodeJob(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1]
+    job_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    source: JobSource
+    output: JobOutput
+    profile: str | None = None
+    submitted_at: datetime
+
+
+def decode_message(content: str) -> str:
+    """The JSON text inside a queue message body (base64 of UTF-8, as the Functions binding writes it)."""
+    if len(content.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+        raise InvalidJob(f"message too large: {len(content)} characters, the limit is {MAX_MESSAGE_BYTES} bytes")
+    try:
+        return base64.b64decode(content.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidJob(f"message is not base64 of UTF-8 JSON ({exc}); was it sent without "
+                         "TextBase64EncodePolicy?") from exc
+
+
+def parse_job(content: str) -> TranscodeJob:
+    """Validate a raw queue message body; every problem is an ``InvalidJob`` that names the field."""
+    text = decode_message(content)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJob(f"message is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidJob(f"message is JSON {type(data).__name__}, not an object")
+    if data.get("version") != 1:
+        raise InvalidJob(f"unsupported job message version {data.get('version')!r}; this worker reads version 1")
+    try:
+        return TranscodeJob.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())
+        raise InvalidJob(f"invalid job message: {problems}") from exc
+
+
+def encode_message(job: TranscodeJob | dict[str, object]) -> str:
+    """What the Functions binding would put on the queue for ``job`` (tests and local tools)."""
+    data = job.model_dump(mode="json") if isinstance(job, TranscodeJob) else job
+    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")

@@ -1,0 +1,144 @@
+"""The job queue: lease, renew, complete, release and poison. The only module that knows pop receipts.
+
+Messages are read raw and decoded by ``worker.job`` (a message that is not base64 must reach the poison queue with its
+reason, not break every receive). Poisoned messages are JSON envelopes on ``<queue>-poison`` holding the reason and
+the original body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.storage.queue import QueueClient
+
+from worker.errors import StorageUnavailable
+
+__all__ = ["JobQueue", "Lease", "backoff_delay"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Lease:
+    """One received message. ``pop_receipt`` changes at every renewal; ``lost`` is set when the lease is gone."""
+
+    message_id: str
+    pop_receipt: str
+    dequeue_count: int
+    content: str
+    lost: bool = False
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter in its upper half: ``base * 2**(attempt-1)`` capped, times 0.5..1."""
+    raw = min(cap, base * 2 ** max(0, attempt - 1))
+    return float(raw * (0.5 + 0.5 * (rng or random).random()))
+
+
+def _gone(exc: HttpResponseError) -> bool:
+    """The message was deleted, or our pop receipt is stale (someone else leased it after our lease expired)."""
+    if isinstance(exc, ResourceNotFoundError):
+        return True
+    return exc.status_code in (400, 404) and "PopReceiptMismatch" in str(getattr(exc, "error_code", "") or exc)
+
+
+class JobQueue:
+    def __init__(self, queue: QueueClient, poison: QueueClient) -> None:
+        self._queue = queue
+        self._poison = poison
+        self._lock = threading.Lock()  # renewals from the lease thread and completion from the job thread
+
+    @property
+    def name(self) -> str:
+        return str(self._queue.queue_name)
+
+    def ensure(self) -> None:
+        for client in (self._queue, self._poison):
+            try:
+                client.create_queue()
+            except HttpResponseError as exc:
+                if exc.status_code != 409:
+                    raise
+
+    def receive(self, visibility_timeout: float) -> Lease | None:
+        try:
+            messages = self._queue.receive_messages(max_messages=1, visibility_timeout=int(visibility_timeout))
+            for m in messages:
+                return Lease(m.id, m.pop_receipt or "", int(m.dequeue_count or 0), str(m.content or ""))
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot receive from queue {self.name}: {exc}") from exc
+        return None
+
+    def renew(self, lease: Lease, visibility_timeout: float) -> bool:
+        """Extend the lease; False when it is lost (the message is gone or leased by someone else)."""
+        with self._lock:
+            if lease.lost:
+                return False
+            try:
+                result = self._queue.update_message(lease.message_id, lease.pop_receipt,
+                                                    visibility_timeout=int(visibility_timeout))
+            except HttpResponseError as exc:
+                if _gone(exc):
+                    lease.lost = True
+                    logger.warning("lease on message %s lost: %s", lease.message_id, exc.message)
+                    return False
+                raise StorageUnavailable(f"cannot renew message {lease.message_id}: {exc}") from exc
+            except AzureError as exc:
+                raise StorageUnavailable(f"cannot renew message {lease.message_id}: {exc}") from exc
+            lease.pop_receipt = result.pop_receipt or lease.pop_receipt
+            return True
+
+    def complete(self, lease: Lease) -> None:
+        """Delete the message; already gone is fine (another worker finished the same job)."""
+        with self._lock:
+            try:
+                self._queue.delete_message(lease.message_id, lease.pop_receipt)
+            except HttpResponseError as exc:
+                if not _gone(exc):
+                    raise StorageUnavailable(f"cannot delete message {lease.message_id}: {exc}") from exc
+                logger.info("message %s was already gone at completion", lease.message_id)
+            except AzureError as exc:
+                raise StorageUnavailable(f"cannot delete message {lease.message_id}: {exc}") from exc
+            lease.lost = True
+
+    def release(self, lease: Lease, delay: float) -> None:
+        """Make the message visible again after ``delay`` seconds (0: at once)."""
+        with self._lock:
+            if lease.lost:
+                return
+            try:
+                self._queue.update_message(lease.message_id, lease.pop_receipt, visibility_timeout=int(delay))
+            except HttpResponseError as exc:
+                if not _gone(exc):
+                    raise StorageUnavailable(f"cannot release message {lease.message_id}: {exc}") from exc
+            except AzureError as exc:
+                raise StorageUnavailable(f"cannot release message {lease.message_id}: {exc}") from exc
+            lease.lost = True
+
+    def poison(self, lease: Lease, reason: str, job_id: str | None = None) -> None:
+        """Move the message to the poison queue with the reason: send the envelope first, then delete."""
+        envelope = {"reason": reason, "job_id": job_id, "message_id": lease.message_id,
+                    "dequeue_count": lease.dequeue_count, "poisoned_at": datetime.now(UTC).isoformat(),
+                    "original": lease.content}
+        text = json.dumps(envelope, ensure_ascii=False)
+        if len(text.encode()) > 60_000:  # an oversized original: keep its head
+            envelope["original"] = lease.content[:16_000]
+            envelope["original_truncated"] = True
+            text = json.dumps(envelope, ensure_ascii=False)
+        try:
+            self._poison.send_message(text)
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot write to {self._poison.queue_name}: {exc}") from exc
+        self.complete(lease)
+
+    def depth(self) -> int | None:
+        try:
+            return int(self._queue.get_queue_properties().approximate_message_count or 0)
+        except AzureError:
+            return None

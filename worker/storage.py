@@ -1,0 +1,136 @@
+"""Blob storage for jobs: stream a source down, upload a package up, manifest last.
+
+Output names are deterministic (``<prefix><relative path>``): a retried job overwrites what a crashed attempt left,
+and ``manifest.json`` is written only after every other file is in place, so its presence means "done".
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+from worker.errors import SourceMissing, StorageUnavailable
+
+__all__ = ["CONTENT_TYPES", "BlobStore"]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+
+CONTENT_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".mpd": "application/dash+xml",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".m4a": "audio/mp4",
+    ".jpg": "image/jpeg",
+    ".json": "application/json",
+}
+# Playlists change between attempts and must not be cached long; segments are immutable once named.
+_CACHE = {".m3u8": "no-cache", ".mpd": "no-cache", ".json": "no-cache"}
+
+
+def _content_settings(path: Path) -> ContentSettings:
+    suffix = path.suffix.lower()
+    kind = CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return ContentSettings(content_type=kind, cache_control=_CACHE.get(suffix, "public, max-age=31536000"))
+
+
+class BlobStore:
+    def __init__(self, service: BlobServiceClient, *, upload_concurrency: int = 8, download_concurrency: int = 4):
+        self._service = service
+        self._upload_concurrency = upload_concurrency
+        self._download_concurrency = download_concurrency
+
+    def ensure_container(self, name: str) -> None:
+        try:
+            self._service.create_container(name)
+        except AzureError as exc:
+            if getattr(exc, "status_code", None) != 409:
+                raise StorageUnavailable(f"cannot create container {name}: {exc}") from exc
+
+    def url(self, container: str, name: str) -> str:
+        return str(self._service.get_blob_client(container, name).url)
+
+    def download(self, container: str, name: str, dest: Path, *, etag: str | None = None) -> int:
+        """Stream a blob to ``dest`` (never whole in memory). With ``etag``, a blob replaced since is refused."""
+        blob = self._service.get_blob_client(container, name)
+        conditions: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
+        part = dest.with_name(dest.name + ".part")
+        try:
+            stream = blob.download_blob(max_concurrency=self._download_concurrency, **conditions)
+            with part.open("wb") as fh:
+                size = stream.readinto(fh)
+            part.replace(dest)
+            return int(size)
+        except ResourceNotFoundError as exc:
+            raise SourceMissing(f"source blob {container}/{name} does not exist (deleted after upload?)") from exc
+        except ResourceModifiedError as exc:
+            raise SourceMissing(f"source blob {container}/{name} was replaced after this job was made "
+                                f"(ETag is no longer {etag}); the new upload has a job of its own") from exc
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot download {container}/{name}: {exc}") from exc
+        finally:
+            part.unlink(missing_ok=True)
+
+    def exists(self, container: str, name: str) -> bool:
+        try:
+            return bool(self._service.get_blob_client(container, name).exists())
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot check {container}/{name}: {exc}") from exc
+
+    def read_json(self, container: str, name: str) -> dict[str, Any] | None:
+        try:
+            data = self._service.get_blob_client(container, name).download_blob().readall()
+        except ResourceNotFoundError:
+            return None
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot read {container}/{name}: {exc}") from exc
+        loaded: dict[str, Any] = json.loads(data)
+        return loaded
+
+    def upload_package(self, folder: Path, container: str, prefix: str, *, skip: tuple[str, ...] = ()) -> list[str]:
+        """Upload every file under ``folder`` (but ``skip``) to ``prefix`` in parallel; remove stale blobs there.
+
+        Returns the names written. Stale blobs (from an attempt that wrote a different set of files) are deleted
+        so that what is under the prefix is exactly this package.
+        """
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in skip)
+        client = self._service.get_container_client(container)
+
+        def put(path: Path) -> str:
+            name = prefix + path.relative_to(folder).as_posix()
+            with path.open("rb") as fh:
+                client.upload_blob(name, fh, overwrite=True, content_settings=_content_settings(path),
+                                   max_concurrency=2)
+            return name
+
+        try:
+            with concurrent.futures.ThreadPoolExecutor(self._upload_concurrency, "upload") as pool:
+                written = list(pool.map(put, files))
+            keep = set(written) | {prefix + s for s in skip}
+            stale = [b.name for b in client.list_blobs(name_starts_with=prefix) if b.name not in keep]
+            for name in stale:
+                client.delete_blob(name)
+            if stale:
+                logger.info("removed %d stale blobs under %s/%s", len(stale), container, prefix)
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot upload the package to {container}/{prefix}: {exc}") from exc
+        return written
+
+    def write_json(self, container: str, name: str, data: dict[str, Any]) -> str:
+        body = (json.dumps(data, indent=2) + "\n").encode()
+        blob = self._service.get_blob_client(container, name)
+        try:
+            blob.upload_blob(body, overwrite=True, content_settings=_content_settings(Path(name)))
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot write {container}/{name}: {exc}") from exc
+        return str(blob.url)
