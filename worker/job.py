@@ -16,13 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.errors import InvalidJob
 
-__all__ = ["MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "encode_message",
+__all__ = ["MAX_JOB_BYTES", "MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "encode_message",
            "parse_job"]
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Azure Storage queue messages are at most 64 KiB, base64 included."""
+MAX_JOB_BYTES = 32 * 1024
+"""The largest job JSON accepted (a real job is under 4 KiB; the Function refuses to build larger ones)."""
 
-_NAME = r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$"
+_NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 
 
 class JobSource(BaseModel):
@@ -56,11 +58,14 @@ class TranscodeJob(BaseModel):
 
 def decode_message(content: str) -> str:
     """The JSON text inside a queue message body (base64 of UTF-8, as the Functions binding writes it)."""
-    if len(content.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
-        raise InvalidJob(f"message too large: {len(content)} characters, the limit is {MAX_MESSAGE_BYTES} bytes")
     try:
-        return base64.b64decode(content.strip(), validate=True).decode("utf-8")
+        raw = base64.b64decode(content.strip(), validate=True)
+        if len(raw) > MAX_JOB_BYTES:
+            raise InvalidJob(f"message too large: {len(raw)} bytes of JSON, the limit is {MAX_JOB_BYTES}")
+        return raw.decode("utf-8")
     except (binascii.Error, ValueError) as exc:
+        if isinstance(exc, InvalidJob):
+            raise
         raise InvalidJob(f"message is not base64 of UTF-8 JSON ({exc}); was it sent without "
                          "TextBase64EncodePolicy?") from exc
 

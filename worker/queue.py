@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from worker.errors import StorageUnavailable
@@ -62,9 +62,8 @@ class JobQueue:
         for client in (self._queue, self._poison):
             try:
                 client.create_queue()
-            except HttpResponseError as exc:
-                if exc.status_code != 409:
-                    raise
+            except ResourceExistsError:
+                pass
 
     def receive(self, visibility_timeout: float) -> Lease | None:
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["EncoderPolicy", "EngineSettings", "LogFormat", "QualityPolicy", "ServiceSettings"]
@@ -52,9 +52,9 @@ class ServiceSettings(EngineSettings):
     storage_account_url: str | None = Field(default=None, description="https://ACCOUNT.blob.core.windows.net")
     queue_account_url: str | None = None
     table_account_url: str | None = None
-    jobs_queue: str = Field(default="transcode-jobs", pattern=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,55}[a-z0-9]$")
+    jobs_queue: str = Field(default="transcode-jobs", pattern=r"^[a-z0-9][a-z0-9-]{1,55}[a-z0-9]$")
     jobs_table: str = Field(default="jobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-    outputs_container: str = Field(default="outputs", pattern=r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
+    outputs_container: str = Field(default="outputs", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
     max_dequeue: int = Field(default=5, ge=1, le=100, description="deliveries before a message goes to poison")
     visibility_timeout_s: float = Field(default=300, ge=5, le=7 * 24 * 3600, description="lease length")
     renew_interval_s: float | None = Field(default=None, gt=0, description="lease renewal period (visibility / 3)")
@@ -76,6 +76,13 @@ class ServiceSettings(EngineSettings):
     profile: Path | None = Field(default=None, description="ladder profile YAML or JSON (default: built-in)")
     log_format: LogFormat = "text"
     worker_id: str | None = Field(default=None, description="name in job records (default: host name and pid)")
+
+    @field_validator("jobs_queue", "outputs_container")
+    @classmethod
+    def _no_double_dash(cls, value: str) -> str:
+        if "--" in value:
+            raise ValueError("queue and container names cannot contain '--'")
+        return value
 
     @model_validator(mode="after")
     def _one_storage(self) -> ServiceSettings:

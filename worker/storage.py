@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from azure.core import MatchConditions
-from azure.core.exceptions import AzureError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from worker.errors import SourceMissing, StorageUnavailable
@@ -53,9 +53,10 @@ class BlobStore:
     def ensure_container(self, name: str) -> None:
         try:
             self._service.create_container(name)
+        except ResourceExistsError:
+            pass
         except AzureError as exc:
-            if getattr(exc, "status_code", None) != 409:
-                raise StorageUnavailable(f"cannot create container {name}: {exc}") from exc
+            raise StorageUnavailable(f"cannot create container {name}: {exc}") from exc
 
     def url(self, container: str, name: str) -> str:
         return str(self._service.get_blob_client(container, name).url)

@@ -69,3 +69,49 @@ def small_profile() -> Profile:
 @pytest.fixture
 def settings() -> EngineSettings:
     return EngineSettings(encoder="cpu", quality_policy="off", vmaf_subsample=3, stall_timeout_s=60)
+
+
+# -- the service against a real Azurite ----------------------------------------------------------------------------
+
+@pytest.fixture
+def stack(azurite, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Containers, queues and tables of their own (unique names) on the session's Azurite."""
+    import uuid
+
+    from localdev.stack import LocalStack, StackNames
+
+    tag = uuid.uuid4().hex[:8]
+    names = StackNames(uploads=f"up-{tag}", outputs=f"out-{tag}", queue=f"jobs-{tag}", table=f"jobs{tag}",
+                       receipts=f"receipts{tag}")
+    s = LocalStack(tmp_path / "stack", names=names, azurite=azurite)
+    s.start_storage()
+    yield s
+    s.stop_workers(timeout=30)
+    if s.delivery is not None:
+        s.delivery.stop()
+
+
+@pytest.fixture(scope="session")
+def profile_file(tmp_path_factory: pytest.TempPathFactory, small_profile: Profile) -> Path:
+    import yaml
+
+    path = tmp_path_factory.mktemp("profiles") / "small.yaml"
+    path.write_text(yaml.safe_dump(small_profile.model_dump(mode="json")))
+    return path
+
+
+@pytest.fixture(scope="session")
+def slow_profile_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An encode that takes several seconds on 2 cores: time to kill or signal a worker in the middle of it."""
+    path = tmp_path_factory.mktemp("profiles") / "slow.yaml"
+    path.write_text("name: slow\ngop_seconds: 1\nsegment_seconds: 2\ncpu_preset: veryslow\n"
+                    "rungs:\n  - {height: 360, bitrate_k: 800}\n  - {height: 240, bitrate_k: 400}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def long_source(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=12", "-c:v", "libx264", "-preset",
+       "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p", str(path))
+    return path

@@ -1,0 +1,170 @@
+"""The worker service against a real Azurite and the real ffmpeg: jobs in, packages out, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.worker.service_helpers import (
+    InProcessWorker,
+    b64,
+    job_message,
+    output_names,
+    poisoned,
+    queue,
+    queue_depth,
+    read_output_json,
+    record,
+    send_job,
+    send_raw,
+    service_settings,
+    upload,
+    wait_for,
+)
+from worker.errors import EncodeCrashed
+
+pytestmark = [pytest.mark.azurite, pytest.mark.ffmpeg]
+
+
+def test_job_becomes_a_published_package(stack, sources, profile_file) -> None:
+    job_id = send_job(stack, sources.av, "clips/Vidéo été.mp4")
+    settings = service_settings(stack, profile_file, quality_policy="flag", vmaf_subsample=5)
+    with InProcessWorker(settings) as w:
+        rec = wait_for(lambda: (r := record(stack, job_id)) and r["state"] == "succeeded" and r, 120, "success")
+    assert w.worker.outcomes == ["succeeded"]
+    names = output_names(stack, f"{job_id}/")
+    assert f"{job_id}/manifest.json" in names and f"{job_id}/master.m3u8" in names
+    manifest = read_output_json(stack, f"{job_id}/manifest.json")
+    assert manifest["job"]["job_id"] == job_id and manifest["job"]["attempt"] == 1
+    assert manifest["job"]["files"] == len(names)
+    assert [r["height"] for r in manifest["renditions"]] == [240, 120]
+    assert all(r["vmaf"]["mean"] > 20 for r in manifest["renditions"])
+    assert manifest["encoder"] == "libx264" and manifest["fallback_reason"].startswith("cpu-requested")
+    # every rendition's playlist, init segment and media segments were uploaded
+    for n, r in enumerate(manifest["renditions"]):
+        assert {f"{job_id}/{r['path']}", f"{job_id}/{r['init']}"} <= set(names)
+        assert sum(1 for name in names if name.startswith(f"{job_id}/seg_{n}_")) == r["segments"]
+    assert rec["attempts"] == 1 and rec["progress"] == 100.0 and rec["encoder"] == "libx264"
+    assert rec["manifest_url"].endswith(f"{job_id}/manifest.json")
+    assert json.loads(rec["timings"])["upload"] > 0
+    assert queue_depth(stack) == 0 and poisoned(stack) == []
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ("this is not base64!", "not base64"),
+    (b64("{not json"), "not JSON"),
+    (b64('{"version": 2, "job_id": "x"}'), "unsupported job message version 2"),
+    (b64('{"version": 1, "job_id": "0123456789abcdef0123456789abcdef"}'), "source: Field required"),
+    (b64("[1, 2]"), "not an object"),
+    (b64('{"version": 1, "pad": "' + "x" * 40_000 + '"}'), "message too large"),
+], ids=["not-base64", "not-json", "version", "missing-fields", "array", "oversized"])
+def test_malformed_message_goes_to_poison_with_reason(stack, profile_file, body: str, reason: str) -> None:
+    send_raw(stack, body)
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
+        assert w.join(30) == 0
+    (envelope,) = poisoned(stack)
+    assert reason in envelope["reason"]
+    assert envelope["original"].startswith(body[:100]) and envelope["dequeue_count"] == 1
+    assert queue_depth(stack) == 0
+    assert w.worker.metrics.poisoned.labels("invalid-message")._value.get() == 1
+
+
+def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:
+    send_raw(stack, '{"version": 1}')
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
+        w.join(30)
+    (envelope,) = poisoned(stack)
+    assert "TextBase64EncodePolicy" in envelope["reason"]
+
+
+def test_media_the_engine_rejects_is_poisoned_at_once(stack, profile_file) -> None:
+    job_id = send_job(stack, b"this is a text file, not a video" * 100, "notes.mp4")
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1, max_dequeue=5)) as w:
+        w.join(60)
+    (envelope,) = poisoned(stack)
+    assert envelope["job_id"] == job_id and envelope["reason"].startswith("InvalidSource")
+    rec = record(stack, job_id)
+    assert rec and rec["state"] == "failed" and rec["attempts"] == 1 and rec["error_type"] == "InvalidSource"
+    assert queue_depth(stack) == 0 and output_names(stack) == []
+
+
+def test_message_that_keeps_failing_goes_to_poison_after_the_limit(stack, sources, profile_file) -> None:
+    calls = []
+
+    def crashing(*args, **kwargs):  # an engine whose ffmpeg dies every time
+        calls.append(1)
+        raise EncodeCrashed("ffmpeg was killed by signal 9")
+
+    job_id = send_job(stack, sources.av, "flaky.mp4")
+    settings = service_settings(stack, profile_file, max_dequeue=3, backoff_base_s=0)
+    with InProcessWorker(settings, transcoder=crashing) as w:
+        wait_for(lambda: poisoned(stack), 60, "the poison queue")
+    assert len(calls) == 3
+    (envelope,) = poisoned(stack)
+    assert envelope["job_id"] == job_id and "failed on delivery 3 of 3" in envelope["reason"]
+    assert "EncodeCrashed" in envelope["reason"]
+    rec = record(stack, job_id)
+    assert rec and rec["state"] == "poisoned" and rec["attempts"] == 3
+    assert w.worker.metrics.retries._value.get() == 2
+    assert queue_depth(stack) == 0
+
+
+def test_redelivered_job_with_a_manifest_completes_without_encoding(stack, sources, profile_file) -> None:
+    blob = upload(stack, sources.av, "twice.mp4")
+    job_id = blob["job_id"]
+    queue(stack).send_message(job_message(stack, blob))
+    settings = service_settings(stack, profile_file, max_jobs=1)
+    with InProcessWorker(settings) as w:
+        assert w.join(120) == 0
+    before = output_names(stack)
+    # the same job again, as after a delete that was lost
+    queue(stack).send_message(job_message(stack, blob))
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("encoded again")
+
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1), transcoder=must_not_run) as w2:
+        assert w2.join(30) == 0
+    assert w2.worker.outcomes == ["skipped"]
+    assert output_names(stack) == before and queue_depth(stack) == 0
+    assert record(stack, job_id)["attempts"] == 1
+
+
+def test_health_readiness_and_metrics(stack, sources, profile_file) -> None:
+    from localdev.azurite import free_port
+
+    port = free_port()
+    settings = service_settings(stack, profile_file, http_port=port)
+    from worker.app import start_health
+
+    w = InProcessWorker(settings)
+    server = start_health(w.worker)
+    try:
+        with w:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(lambda: _status(base + "/readyz") == 200, 10, "readiness")
+            assert _status(base + "/healthz") == 200
+            job_id = send_job(stack, sources.av, "metrics.mp4")
+            wait_for(lambda: (r := record(stack, job_id)) and r["state"] == "succeeded", 120, "success")
+            wait_for(lambda: w.worker.outcomes, 10, "the outcome")
+            text = urllib.request.urlopen(base + "/metrics").read().decode()
+            assert 'transcoder_jobs_total{outcome="succeeded"} 1.0' in text
+            assert "transcoder_job_duration_seconds_bucket" in text and "transcoder_queue_depth" in text
+            assert "transcoder_gpu_utilization_ratio" not in text  # no GPU here: absent, not an error
+            w.worker.drain()
+            wait_for(lambda: _status(base + "/readyz") == 503, 10, "not ready while draining")
+    finally:
+        assert server is not None
+        server.stop()
+
+
+def _status(url: str) -> int:
+    try:
+        return int(urllib.request.urlopen(url, timeout=2).status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
