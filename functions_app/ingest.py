@@ -1,0 +1,73 @@
+"""The body of the blob-triggered function, with everything it touches passed in.
+
+One upload gives exactly one outcome, logged as one line with its job id:
+
+* ``enqueued``: a new job record, and ``message`` is the job to put on the queue;
+* ``duplicate``: the same blob (name and ETag) was seen before and its job is alive; nothing is sent;
+* ``requeued``: the job's record has been ``queued`` longer than ``REQUEUE_AFTER_S`` (the first invocation may have
+  died before its message was flushed); ``message`` is sent again and the worker deduplicates;
+* ``rejected``: the upload breaks a rule; a row in the ``rejected`` partition and an ERROR log line say why.
+
+Storage errors propagate: the invocation fails and the Functions host retries it (``maxDequeueCount``), then the
+event goes to the ``webjobs-blobtrigger-poison`` queue.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from .jobs import UploadRejected, build_job, encode_job, job_id_for, validate_upload
+from .records import JobTable, create_queued, record_rejected
+from .settings import IngestSettings
+
+__all__ = ["IngestResult", "Outcome", "handle_upload"]
+
+logger = logging.getLogger(__name__)
+
+Outcome = Literal["enqueued", "duplicate", "rejected", "requeued"]
+"""What became of one blob event; see the module docstring."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    job_id: str
+    message: str | None = None
+    """The JSON job text to send: set for ``enqueued`` and ``requeued`` only."""
+    reason: str | None = None
+    """A sentence for ``rejected`` (the rule broken), ``duplicate`` and ``requeued``."""
+    code: str | None = None
+    """The rejection code (``bad-extension``, ``too-large``...) for ``rejected``."""
+
+
+def handle_upload(*, container: str, name: str, url: str, etag: str, size: int, content_type: str | None,
+                  settings: IngestSettings, table: JobTable, now: datetime) -> IngestResult:
+    """Turn one blob event into at most one job message; see the module docstring for the outcomes."""
+    job_id = job_id_for(container, name, etag)
+    try:
+        validate_upload(name, size, content_type, settings.rules)
+        job = build_job(container=container, name=name, url=url, etag=etag, size=size, content_type=content_type,
+                        submitted_at=now, output_container=settings.outputs_container)
+        message = encode_job(job)
+    except UploadRejected as exc:
+        record_rejected(table, job_id=job_id, container=container, name=name, etag=etag, size=size,
+                        content_type=content_type, reason_code=exc.code, error=exc.message, submitted_at=now,
+                        now=now)
+        logger.error("rejected upload %s/%r job=%s code=%s: %s", container, name, job_id, exc.code, exc.message)
+        return IngestResult("rejected", job_id, None, exc.message, exc.code)
+
+    created = create_queued(table, job, now=now, requeue_after_s=settings.requeue_after_s)
+    if created == "created":
+        logger.info("enqueued job=%s for %s/%r (%d bytes)", job_id, container, name, size)
+        return IngestResult("enqueued", job_id, message)
+    if created == "requeue":
+        reason = (f"the job record has been queued for more than {settings.requeue_after_s:g} s without a worker "
+                  "claiming it; sending its message again")
+        logger.warning("requeued job=%s for %s/%r: %s", job_id, container, name, reason)
+        return IngestResult("requeued", job_id, message, reason)
+    reason = "this blob (same name and ETag) already has a job record; nothing sent"
+    logger.info("duplicate event job=%s for %s/%r: %s", job_id, container, name, reason)
+    return IngestResult("duplicate", job_id, None, reason)

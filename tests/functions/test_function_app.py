@@ -1,0 +1,191 @@
+"""The v2-model function: discoverable with the right bindings, and its user function driven the way the host (or
+the local event dispatcher) drives it."""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import inspect
+import json
+import typing
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
+import pytest
+from azure.data.tables import TableClient
+from azure.storage.blob import BlobServiceClient, ContentSettings
+from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
+
+from functions_app import function_app
+from functions_app.jobs import job_id_for
+from functions_app.settings import IngestSettings, SettingsError
+
+from .fakes import CapturedOut, FakeBlobClient, FakeProperties, FakeTable
+
+_INDEXED: dict[func.FunctionApp, Any] = {}
+
+
+def the_function(app: func.FunctionApp) -> Any:
+    """``get_functions()`` may run once per app (a second call fails its unique-name check), as in the host."""
+    if app not in _INDEXED:
+        [_INDEXED[app]] = app.get_functions()
+    return _INDEXED[app]
+
+
+def bindings(fn: Any) -> dict[str, dict[str, Any]]:
+    return {b["name"]: b for b in json.loads(fn.get_function_json())["bindings"]}
+
+
+@pytest.fixture
+def wired(fake_table: FakeTable, settings: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> FakeTable:
+    """The function's lazily built (settings, table) replaced by the test's."""
+    monkeypatch.setattr(function_app, "_context", lambda: (settings, fake_table))
+    return fake_table
+
+
+@pytest.fixture
+def fresh_module() -> Iterator[None]:
+    """Reload the module afterwards, so a test that changed the environment leaves the default app behind."""
+    yield
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("BLOB_TRIGGER_SOURCE", raising=False)
+        importlib.reload(function_app)
+    function_app._context.cache_clear()
+
+
+def call(client: Any) -> CapturedOut:
+    out = CapturedOut()
+    the_function(function_app.app).get_user_function()(client=client, msg=out)
+    return out
+
+
+def blob_client(name: str = "Vidéos/été 2026/クリップ.mp4", size: int = 3 * 1024**3, etag: str = '"0x8DC5A1B2"',
+                content_type: str | None = "video/mp4") -> FakeBlobClient:
+    return FakeBlobClient("uploads", name, FakeProperties(size, etag, content_type))
+
+
+# --- discovery ----------------------------------------------------------------------------------------------------
+
+def test_discoverable_with_event_grid_blob_trigger_and_queue_output() -> None:
+    fn = the_function(function_app.app)
+    assert fn.get_function_name() == "enqueue_transcode"
+    b = bindings(fn)
+    assert set(b) == {"client", "msg"}
+    assert b["client"] == {"direction": "IN", "type": "blobTrigger", "name": "client",
+                           "path": "%UPLOADS_CONTAINER%/{name}", "connection": "TranscodeStorage",
+                           "source": "EventGrid"}
+    assert b["msg"] == {"direction": "OUT", "type": "queue", "name": "msg", "queueName": "%JOBS_QUEUE%",
+                        "connection": "TranscodeStorage"}
+    assert fn.get_user_function().__name__ == "enqueue_transcode"
+
+
+def test_annotations_select_the_sdk_type_binding() -> None:
+    """The worker resolves these at runtime: a real BlobClient class for the converter, and Out[str]."""
+    user_function = the_function(function_app.app).get_user_function()
+    hints = typing.get_type_hints(user_function)
+    assert hints["client"] is blob.BlobClient
+    assert hints["msg"] == func.Out[str]
+    assert blob.BlobClientConverter.check_input_type_annotation(hints["client"])
+    assert list(inspect.signature(user_function).parameters) == ["client", "msg"]
+
+
+def test_logs_and_container_scan_source(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+    monkeypatch.setenv("BLOB_TRIGGER_SOURCE", "LogsAndContainerScan")
+    importlib.reload(function_app)
+    assert bindings(the_function(function_app.app))["client"]["source"] == "LogsAndContainerScan"
+
+
+def test_bad_trigger_source_fails_indexing(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+    monkeypatch.setenv("BLOB_TRIGGER_SOURCE", "Polling")
+    with pytest.raises(SettingsError, match="BLOB_TRIGGER_SOURCE"):
+        importlib.reload(function_app)
+
+
+def test_settings_are_read_on_first_call_not_at_import(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+    monkeypatch.delenv("TranscodeStorage", raising=False)
+    monkeypatch.delenv("TranscodeStorage__tableServiceUri", raising=False)
+    importlib.reload(function_app)  # no storage setting: importing still works
+    with pytest.raises(SettingsError, match="TranscodeStorage"):
+        call(blob_client())
+
+
+# --- invocation with fakes ----------------------------------------------------------------------------------------
+
+def test_enqueued_sets_the_message_once(wired: FakeTable) -> None:
+    client = blob_client()
+    out = call(client)
+    assert out.calls == 1 and out.value is not None
+    job = json.loads(out.value)
+    assert job["job_id"] == job_id_for("uploads", client.blob_name, '"0x8DC5A1B2"')
+    assert job["source"] == {"container": "uploads", "name": client.blob_name, "url": client.url,
+                             "etag": '"0x8DC5A1B2"', "size": 3 * 1024**3, "content_type": "video/mp4"}
+    assert client.property_calls == 1
+    assert wired.rows[("job", job["job_id"])]["state"] == "queued"
+
+
+def test_duplicate_sets_nothing(wired: FakeTable) -> None:
+    call(blob_client())
+    assert call(blob_client()).calls == 0
+
+
+def test_rejected_sets_nothing_and_records_why(wired: FakeTable) -> None:
+    out = call(blob_client(name="poster.png", content_type="image/png"))
+    assert out.calls == 0
+    [(partition, _)] = wired.rows
+    assert partition == "rejected"
+
+
+def test_requeued_sets_the_message_again(wired: FakeTable, monkeypatch: pytest.MonkeyPatch) -> None:
+    quick = IngestSettings(requeue_after_s=0, connection_string="x")
+    monkeypatch.setattr(function_app, "_context", lambda: (quick, wired))
+    first = call(blob_client())
+    again = call(blob_client())
+    assert first.calls == again.calls == 1
+    assert json.loads(str(again.value))["job_id"] == json.loads(str(first.value))["job_id"]
+
+
+# --- invocation against Azurite -----------------------------------------------------------------------------------
+
+@pytest.mark.azurite
+def test_real_blob_client_table_and_base64_queue(azurite: Any, azurite_table: TableClient,
+                                                  monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+    """What the local event dispatcher does: a real BlobClient, a real table, then the host's base64 send."""
+    conn = azurite.connection_string
+    monkeypatch.setenv("TranscodeStorage", conn)
+    monkeypatch.setenv("JOBS_TABLE", azurite_table.table_name)
+    function_app._context.cache_clear()
+
+    service = BlobServiceClient.from_connection_string(conn)
+    container = "uploads" + uuid.uuid4().hex[:8]
+    service.create_container(container)
+    try:
+        client = service.get_blob_client(container, "Vidéos/été 2026/クリップ.mp4")
+        client.upload_blob(b"\x00\x00\x00\x18ftypmp42" + bytes(1000),
+                           content_settings=ContentSettings(content_type="video/mp4"))
+        out = call(client)
+        assert out.calls == 1 and out.value is not None
+        assert call(client).calls == 0  # the same blob again: duplicate
+
+        queue = QueueClient.from_connection_string(conn, "jobs" + uuid.uuid4().hex[:8],
+                                                   message_encode_policy=TextBase64EncodePolicy(),
+                                                   message_decode_policy=TextBase64DecodePolicy())
+        queue.create_queue()
+        try:
+            queue.send_message(out.value)
+            [raw] = QueueClient.from_connection_string(conn, queue.queue_name).peek_messages()
+            assert base64.b64decode(raw.content).decode("utf-8") == out.value
+            [received] = queue.receive_messages()
+            job = json.loads(received.content)
+        finally:
+            queue.delete_queue()
+        props = client.get_blob_properties()
+    finally:
+        service.delete_container(container)
+
+    assert job["source"]["etag"] == props.etag and job["source"]["size"] == 1012
+    assert job["source"]["url"] == client.url and job["source"]["container"] == container
+    row = azurite_table.get_entity("job", job["job_id"])
+    assert row["state"] == "queued" and row["source_name"] == "Vidéos/été 2026/クリップ.mp4"
