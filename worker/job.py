@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.errors import InvalidJob
 
-__all__ = ["MAX_JOB_BYTES", "MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "encode_message",
-           "parse_job"]
+__all__ = ["MAX_JOB_BYTES", "MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message",
+           "encode_message", "parse_job"]
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Azure Storage queue messages are at most 64 KiB, base64 included."""

@@ -1,0 +1,132 @@
+"""Real ``python -m worker run`` processes killed, signalled and cut off from storage in the middle of a job."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from localdev.azurite import Azurite
+from localdev.stack import LocalStack
+from tests.worker.service_helpers import (
+    output_names,
+    poisoned,
+    queue,
+    queue_depth,
+    read_output_json,
+    record,
+    send_job,
+    wait_for,
+    worker_env,
+)
+
+pytestmark = [pytest.mark.azurite, pytest.mark.ffmpeg]
+
+
+def _encoding(stack: LocalStack, job_id: str) -> bool:
+    r = record(stack, job_id)
+    return bool(r and r["state"] == "running" and r.get("stage") == "encode")
+
+
+def _succeeded(stack: LocalStack, job_id: str) -> dict | None:
+    r = record(stack, job_id)
+    return r if r and r["state"] == "succeeded" else None
+
+
+def _one_complete_package(stack: LocalStack, job_id: str) -> dict:
+    names = output_names(stack)
+    assert all(n.startswith(f"{job_id}/") for n in names)
+    manifest = read_output_json(stack, f"{job_id}/manifest.json")
+    assert manifest["job"]["files"] == len(names)  # nothing stale from the killed attempt, nothing missing
+    for n, r in enumerate(manifest["renditions"]):
+        assert sum(1 for name in names if name.startswith(f"{job_id}/seg_{n}_")) == r["segments"]
+    return manifest
+
+
+def test_worker_killed_mid_encode_leaves_a_job_another_worker_completes(stack, long_source,
+                                                                       slow_profile_file) -> None:
+    env = worker_env(stack, slow_profile_file, WORKER_VISIBILITY_TIMEOUT_S="6", WORKER_RENEW_INTERVAL_S="1",
+                     WORKER_PROGRESS_INTERVAL_S="0.5", WORKER_PROGRESS_STEP="1")
+    job_id = send_job(stack, long_source, "killed.mp4")
+    first = stack.start_worker(**env)
+    wait_for(lambda: _encoding(stack, job_id), 60, "the first worker to start encoding")
+    first.send_signal(signal.SIGKILL)
+    first.wait(10)
+    killed = record(stack, job_id)
+    assert killed and killed["state"] == "running" and killed["attempts"] == 1
+    assert output_names(stack) == []  # nothing published by the killed attempt
+    second = stack.start_worker(**env)
+    rec = wait_for(lambda: _succeeded(stack, job_id), 180, "the second worker to finish the job", interval=0.5)
+    assert rec["attempts"] == 2 and rec["worker"] != killed["worker"]
+    manifest = _one_complete_package(stack, job_id)
+    assert manifest["job"]["attempt"] == 2
+    wait_for(lambda: queue_depth(stack) == 0, 10, "the message to be deleted")
+    assert poisoned(stack) == []
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0
+
+
+def test_sigterm_lets_the_running_job_finish_within_the_drain(stack, long_source, slow_profile_file) -> None:
+    job_id = send_job(stack, long_source, "drained.mp4")
+    proc = stack.start_worker(**worker_env(stack, slow_profile_file, WORKER_DRAIN_SECONDS="300"))
+    wait_for(lambda: _encoding(stack, job_id), 60, "encoding")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(180) == 0
+    rec = _succeeded(stack, job_id)
+    assert rec and rec["attempts"] == 1
+    _one_complete_package(stack, job_id)
+    assert queue_depth(stack) == 0
+
+
+def test_sigterm_past_the_drain_stops_ffmpeg_and_releases_the_message_at_once(stack, long_source,
+                                                                             slow_profile_file) -> None:
+    job_id = send_job(stack, long_source, "released.mp4")
+    proc = stack.start_worker(**worker_env(stack, slow_profile_file, WORKER_DRAIN_SECONDS="1",
+                                           WORKER_VISIBILITY_TIMEOUT_S="600"))
+    wait_for(lambda: _encoding(stack, job_id), 60, "encoding")
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert proc.wait(60) == 5  # RET_DRAIN_EXPIRED
+    assert time.monotonic() - started < 30
+    rec = record(stack, job_id)
+    assert rec and rec["state"] == "queued" and rec["stage"] == "released" and "Interrupted" in rec["error"]
+    # visible again at once, not after the 600 s visibility timeout
+    (msg,) = queue(stack).receive_messages(max_messages=1, visibility_timeout=1)
+    assert msg.dequeue_count == 2
+    assert output_names(stack) == []
+    leftover = subprocess.run(["pgrep", "-f", str(stack.root / "scratch")], capture_output=True, text=True).stdout
+    assert leftover == ""  # ffmpeg was stopped, not orphaned
+
+
+def test_second_signal_exits_at_once(stack, long_source, slow_profile_file) -> None:
+    job_id = send_job(stack, long_source, "forced.mp4")
+    proc = stack.start_worker(**worker_env(stack, slow_profile_file, WORKER_DRAIN_SECONDS="300"))
+    wait_for(lambda: _encoding(stack, job_id), 60, "encoding")
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 130
+    assert _succeeded(stack, job_id) is None  # not finished; its message reappears after the visibility timeout
+
+
+def test_azurite_stopped_and_restarted_during_a_job_loses_nothing(tmp_path, long_source, slow_profile_file) -> None:
+    own = LocalStack(tmp_path / "stack", azurite=Azurite(tmp_path / "azurite"))
+    own.start_storage()
+    try:
+        job_id = send_job(own, long_source, "outage.mp4")
+        own.start_worker(**worker_env(own, slow_profile_file, WORKER_VISIBILITY_TIMEOUT_S="10",
+                                      WORKER_RENEW_INTERVAL_S="2"))
+        wait_for(lambda: _encoding(own, job_id), 60, "encoding")
+        assert own.azurite is not None
+        own.azurite.stop()
+        time.sleep(4)  # renewals and progress updates fail meanwhile
+        own.azurite.start()
+        rec = wait_for(lambda: _succeeded(own, job_id), 240, "the job to succeed after the outage", interval=0.5)
+        assert rec["state"] == "succeeded"
+        _one_complete_package(own, job_id)
+        wait_for(lambda: queue_depth(own) == 0, 30, "the message to be deleted")
+        assert poisoned(own) == []
+    finally:
+        own.stop()
