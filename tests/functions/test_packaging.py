@@ -1,0 +1,112 @@
+"""The deployable app root: staged layout, the host's top-level import, and the config files beside the code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from functions_app import bundle
+from functions_app.settings import IngestSettings
+
+APP = Path(bundle.__file__).parent
+ROOT = APP.parent
+
+HOST_IMPORT = """
+import importlib, json, sys
+sys.path.insert(0, sys.argv[1])
+module = importlib.import_module("function_app")  # what the Python worker does with the app root on sys.path
+import functions_app
+assert functions_app.__file__.startswith(sys.argv[1]), functions_app.__file__
+[fn] = module.app.get_functions()
+print(json.dumps({"name": fn.get_function_name(), "bindings": json.loads(fn.get_function_json())["bindings"]}))
+"""
+
+
+def test_stage_layout_and_zip(tmp_path: Path) -> None:
+    root = bundle.stage(tmp_path / "app")
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    assert files == sorted([".funcignore", "function_app.py", "host.json", "requirements.txt",
+                            *(f"functions_app/{m}" for m in bundle.MODULES)])
+    archive = bundle.make_zip(root, tmp_path / "app.zip")
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == files
+
+
+def test_host_imports_the_staged_root_as_top_level_module(tmp_path: Path) -> None:
+    root = bundle.stage(tmp_path / "app")
+    done = subprocess.run([sys.executable, "-I", "-c", HOST_IMPORT, str(root)], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    assert info["name"] == "enqueue_transcode"
+    assert {b["type"] for b in info["bindings"]} == {"blobTrigger", "queue"}
+
+
+def test_local_settings_are_copied_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_app = tmp_path / "src"
+    fake_app.mkdir()
+    for name in (*bundle.APP_FILES, *bundle.MODULES):
+        (fake_app / name).write_text(name)
+    monkeypatch.setattr(bundle, "HERE", fake_app)
+    with pytest.raises(FileNotFoundError, match="local.settings.json.example"):
+        bundle.stage(tmp_path / "out", local_settings=True)
+    (fake_app / "local.settings.json").write_text("{}")
+    root = bundle.stage(tmp_path / "out", local_settings=True)
+    assert (root / "local.settings.json").read_text() == "{}"
+    with zipfile.ZipFile(bundle.make_zip(root, tmp_path / "out.zip")) as z:
+        assert "local.settings.json" not in z.namelist()
+
+
+def test_cli_dry_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bundle.main([str(tmp_path / "app"), "-n"]) == 0
+    assert "(entry point) -> " in capsys.readouterr().out
+    assert not (tmp_path / "app").exists()
+    assert bundle.main([str(tmp_path / "app"), "--zip", str(tmp_path / "app.zip")]) == 0
+    assert (tmp_path / "app" / "host.json").is_file() and (tmp_path / "app.zip").is_file()
+
+
+def test_requirements_match_pyproject() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    pins = {}
+    for line in (APP / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name = line.split(">")[0].split("=")[0].split("<")[0].strip()
+            pins[name] = line.strip()
+    assert set(pins) == {"azure-functions", "azurefunctions-extensions-bindings-blob", "azure-data-tables",
+                         "azure-identity"}
+    for requirement in pins.values():
+        assert requirement in declared, f"{requirement} differs from pyproject.toml"
+
+
+def test_host_json() -> None:
+    host = json.loads((APP / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensionBundle"] == {"id": "Microsoft.Azure.Functions.ExtensionBundle", "version": "[4.*, 5.0.0)"}
+    assert host["extensions"]["queues"] == {"messageEncoding": "base64", "maxDequeueCount": 5}
+
+
+def test_local_settings_example_is_complete_and_valid() -> None:
+    values = json.loads((APP / "local.settings.json.example").read_text())["Values"]
+    assert values["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert values["AzureWebJobsStorage"] == values["TranscodeStorage"] == "UseDevelopmentStorage=true"
+    for name in ("UPLOADS_CONTAINER", "JOBS_QUEUE"):  # binding expressions: the host needs them set
+        assert values[name]
+    s = IngestSettings.from_env(values)
+    assert s == IngestSettings.from_env({"TranscodeStorage": "UseDevelopmentStorage=true"})  # the defaults
+
+
+def test_sample_event_targets_this_function() -> None:
+    text = (APP / "test.http").read_text()
+    request = next(line for line in text.splitlines() if line.startswith("POST "))
+    assert "/runtime/webhooks/blobs?functionName=Host.Functions.enqueue_transcode" in request
+    [event] = json.loads(text[text.index("["):])
+    assert event["eventType"] == "Microsoft.Storage.BlobCreated"
+    assert event["subject"].startswith("/blobServices/default/containers/uploads/blobs/")
+    assert event["data"]["url"].endswith(event["subject"].split("/blobs/", 1)[1])
