@@ -99,7 +99,7 @@ case "$cmd" in
   setup) setup ;;
   run)
     setup
-    exec "$VENV/bin/python" scripts/demo.py "$@"
+    exec "$VENV/bin/python" -m localdev "$@"
     ;;
   test)
     setup

@@ -73,7 +73,7 @@ def _follow(table: TableClient, job_id: str, timeout: float) -> dict[str, Any] |
     return record
 
 
-def _summary(manifest: dict[str, Any], out: Path) -> None:
+def _summary(manifest: dict[str, Any], record: dict[str, Any], out: Path) -> None:
     reason = manifest.get("fallback_reason")
     print(f"encoder: {manifest['encoder']} ({manifest['encoder_kind']})" + (f"; fallback: {reason}" if reason else ""))
     src = manifest["source"]
@@ -87,7 +87,8 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
               f"{r['measured_bitrate'] / 1000:>4.0f} kb/s {mean:>6} {p5:>6}  {r['quality']}")
     if manifest.get("audio"):
         print(f"{'audio':>10} {manifest['audio']['codec']} {manifest['audio']['measured_bitrate'] / 1000:.0f} kb/s")
-    print(f"timings: {json.dumps(manifest.get('timings', {}))}")
+    timings = json.loads(record.get("timings") or "{}")
+    print("seconds: " + ", ".join(f"{k} {v:.2f}" for k, v in timings.items()))
     print(f"outputs: {out / manifest['hls']} (HLS), {out / manifest['dash']} (DASH)")
 
 
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         manifest = json.loads((local / "manifest.json").read_text())
         print(f"\njob {job_id} succeeded after {record.get('attempts')} attempt(s); "
               f"manifest: {stack.names.outputs}/{prefix}manifest.json")
-        _summary(manifest, local)
+        _summary(manifest, record, local)
         if args.keep_running:
             print(f"\nthe stack is up: WORKER_STORAGE_CONNECTION_STRING='{stack.connection_string}'\n"
                   "upload more videos to the uploads container; Ctrl-C stops", file=sys.stderr)

@@ -6,6 +6,8 @@ new blob, and send what it set on its queue output, base64-encoded (the binding'
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -17,6 +19,23 @@ from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 __all__ = ["FunctionHost", "OutValue"]
 
 FUNCTION_NAME = "enqueue_transcode"
+
+
+@functools.cache
+def indexed_functions() -> dict[str, Callable[..., Any]]:
+    """Index the app once, as the host does at start-up (the library refuses to index an app twice)."""
+    from functions_app.function_app import app
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the library warns at root level that auth levels apply to HTTP functions only
+    try:
+        functions = {str(fn.get_function_name()): fn.get_user_function() for fn in app.get_functions()}
+    finally:
+        root.setLevel(level)
+    if FUNCTION_NAME not in functions:
+        raise LookupError(f"the Function app has no function {FUNCTION_NAME!r}")
+    return functions
 
 
 class OutValue:
@@ -43,13 +62,10 @@ class FunctionHost:
 
     @staticmethod
     def _load() -> Callable[..., Any]:
-        from functions_app.function_app import app
+        from functions_app import function_app
 
-        for fn in app.get_functions():
-            if fn.get_function_name() == FUNCTION_NAME:
-                user_function: Callable[..., Any] = fn.get_user_function()
-                return user_function
-        raise LookupError(f"the Function app has no function {FUNCTION_NAME!r}")
+        function_app._context.cache_clear()  # a new host reads the app settings afresh, as a new process would
+        return indexed_functions()[FUNCTION_NAME]
 
     def _queue(self) -> QueueClient:
         queue: QueueClient | None = getattr(self._local, "queue", None)

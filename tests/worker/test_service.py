@@ -21,6 +21,7 @@ from tests.worker.service_helpers import (
     send_job,
     send_raw,
     service_settings,
+    table,
     upload,
     wait_for,
 )
@@ -168,3 +169,98 @@ def _status(url: str) -> int:
         return exc.code
     except OSError:
         return 0
+
+
+# -- through the Function: upload, blob-created event, enqueue_transcode, queue, worker ----------------------------
+
+def test_upload_to_outputs_end_to_end_through_the_function(stack, sources, profile_file) -> None:
+    from functions_app.jobs import job_id_for
+
+    delivery = stack.start_events(interval=0.1)
+    blob = upload(stack, sources.av, "incoming/My Holiday Vidéo.mp4")
+    with InProcessWorker(service_settings(stack, profile_file)):
+        rec = wait_for(lambda: _done(stack, blob["job_id"]), 120, "the job to succeed")
+    assert blob["job_id"] == job_id_for(stack.names.uploads, blob["name"], blob["etag"])
+    assert rec["source_name"] == "incoming/My Holiday Vidéo.mp4" and rec["attempts"] == 1
+    manifest = read_output_json(stack, f"{blob['job_id']}/manifest.json")
+    assert manifest["job"]["source"]["etag"] == blob["etag"]
+    assert delivery.stats.delivered == 1 and queue_depth(stack) == 0 and poisoned(stack) == []
+
+
+def test_duplicated_event_makes_one_job(stack, sources, profile_file) -> None:
+    from localdev.functions_host import FunctionHost
+
+    blob = upload(stack, sources.av, "dup.mp4")
+    host = FunctionHost(stack.connection_string, stack.function_settings())
+    first = host.deliver(stack.names.uploads, blob["name"])
+    second = host.deliver(stack.names.uploads, blob["name"])  # Event Grid delivers at least once
+    assert first is not None and second is None
+    assert queue_depth(stack) == 1
+    rows = list(table(stack).query_entities("PartitionKey eq 'job'"))
+    assert [r["RowKey"] for r in rows] == [blob["job_id"]]
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
+        assert w.join(120) == 0
+    assert w.worker.outcomes == ["succeeded"]
+    # a re-upload of the same name is a new version and a new job
+    again = upload(stack, sources.silent, "dup.mp4")
+    assert host.deliver(stack.names.uploads, again["name"]) is not None and again["job_id"] != blob["job_id"]
+
+
+def test_upload_with_a_bad_name_is_rejected_and_recorded(stack) -> None:
+    delivery = stack.start_events(interval=0.1)
+    good = upload(stack, b"\x00" * 64, "fine.mp4")
+    bad = upload(stack, b"MZ" * 32, "setup.exe", content_type="application/octet-stream")
+    assert delivery.wait_idle(20)
+    row = record(stack, bad["job_id"], "rejected")
+    assert row and row["state"] == "rejected" and row["reason_code"] == "bad-extension"
+    assert ".exe" in row["error"] and row["source_name"] == "setup.exe"
+    assert record(stack, bad["job_id"]) is None
+    assert record(stack, good["job_id"])["state"] == "queued"
+    assert queue_depth(stack) == 1
+
+
+def _done(stack, job_id: str):
+    r = record(stack, job_id)
+    return r if r and r["state"] == "succeeded" else None
+
+
+def test_status_shows_one_job_and_the_recent_ones(stack, sources, profile_file) -> None:
+    import subprocess
+    import sys
+
+    job_id = send_job(stack, sources.av, "status.mp4")
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
+        w.join(120)
+    env = {"PATH": "/usr/bin:/bin", "WORKER_STORAGE_CONNECTION_STRING": stack.connection_string,
+           "WORKER_JOBS_TABLE": stack.names.table}
+    one = subprocess.run([sys.executable, "-m", "worker", "status", job_id], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert one.returncode == 0, one.stderr
+    assert "state: succeeded" in one.stdout and "source_name: status.mp4" in one.stdout
+    listing = subprocess.run([sys.executable, "-m", "worker", "status", "--json"], env=env, capture_output=True,
+                             text=True, timeout=60)
+    rows = json.loads(listing.stdout)
+    assert [(r["RowKey"], r["state"], r["progress"]) for r in rows] == [(job_id, "succeeded", 100.0)]
+    missing = subprocess.run([sys.executable, "-m", "worker", "status", "0" * 32], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert missing.returncode == 1 and "no job 000" in missing.stderr
+
+
+def test_healthcheck_command_follows_the_endpoint(stack, profile_file) -> None:
+    import subprocess
+    import sys
+
+    from localdev.azurite import free_port
+    from worker.app import start_health
+
+    port = free_port()
+    w = InProcessWorker(service_settings(stack, profile_file, http_port=port))
+    server = start_health(w.worker)
+    assert server is not None
+    check = [sys.executable, "-m", "worker", "healthcheck", "--port", str(port)]
+    try:
+        with w:
+            assert subprocess.run(check, capture_output=True, timeout=30).returncode == 0
+    finally:
+        server.stop()
+    assert subprocess.run(check, capture_output=True, timeout=30).returncode == 1

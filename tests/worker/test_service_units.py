@@ -1,0 +1,96 @@
+"""Pure parts of the service: backoff, progress throttling, job slots, settings validation."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from worker.gpu import GpuInfo, GpuScan
+from worker.queue import backoff_delay
+from worker.records import ProgressThrottle
+from worker.service import job_slots
+from worker.settings import ServiceSettings
+
+CONN = "UseDevelopmentStorage=true"
+
+
+def test_backoff_doubles_per_delivery_with_jitter_and_a_cap() -> None:
+    rng = random.Random(1)
+    for attempt, raw in [(1, 10), (2, 20), (3, 40), (4, 80), (10, 100)]:
+        delays = [backoff_delay(attempt, 10, 100, rng) for _ in range(200)]
+        assert raw / 2 <= min(delays) and max(delays) <= raw
+        assert max(delays) - min(delays) > raw / 4  # jittered, not constant
+
+
+def test_progress_throttle_passes_steps_stage_changes_and_intervals() -> None:
+    now = [0.0]
+    t = ProgressThrottle(step=5, interval=30, clock=lambda: now[0])
+    passed = [p for p in (0, 1, 2, 4.9, 5, 6, 9.9, 10, 50) if t.due("encode", p)]
+    assert passed == [0, 5, 10, 50]
+    assert t.due("quality", 50)  # a new stage always passes
+    now[0] = 29
+    assert not t.due("quality", 51)
+    now[0] = 60
+    assert t.due("quality", 51)  # the interval passed
+
+
+def _gpu(name: str, nvenc: bool = True) -> GpuInfo:
+    return GpuInfo(0, name, None, None, None, None, None, None, None, None, None, nvenc)
+
+
+@pytest.mark.parametrize(("concurrency", "rungs", "scan", "slots"), [
+    (4, 5, None, 4),  # no GPU scan: the setting
+    (4, 5, GpuScan((_gpu("NVIDIA GeForce RTX 4090"),), None), 1),  # 8 sessions / 5 per job
+    (4, 2, GpuScan((_gpu("NVIDIA GeForce RTX 4090"),), None), 4),  # 8 / 2 = 4
+    (8, 3, GpuScan((_gpu("NVIDIA GeForce RTX 4090"), _gpu("NVIDIA GeForce RTX 4080")), None), 4),  # 2+2
+    (4, 9, GpuScan((_gpu("NVIDIA GeForce RTX 4090"),), None), 1),  # never below one
+    (4, 5, GpuScan((_gpu("NVIDIA L4"),), None), 4),  # data-centre: no session cap
+    (3, 5, GpuScan((_gpu("NVIDIA H100 80GB HBM3", nvenc=False),), None), 3),  # no NVENC: CPU encodes
+])
+def test_job_slots_count_encoder_sessions(concurrency: int, rungs: int, scan: GpuScan | None, slots: int) -> None:
+    assert job_slots(concurrency, rungs, scan) == slots
+
+
+def test_storage_must_be_exactly_one_of_connection_string_or_account_url() -> None:
+    with pytest.raises(ValidationError, match="exactly one of WORKER_STORAGE_CONNECTION_STRING"):
+        ServiceSettings()
+    with pytest.raises(ValidationError, match="exactly one of"):
+        ServiceSettings(storage_connection_string=CONN, storage_account_url="https://a.blob.core.windows.net")
+    s = ServiceSettings(storage_account_url="https://acct.blob.core.windows.net")
+    assert s.endpoint("queue") == "https://acct.queue.core.windows.net"
+    assert s.endpoint("table") == "https://acct.table.core.windows.net"
+    assert s.poison_queue == "transcode-jobs-poison" and s.renew_every_s == 100
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WORKER_STORAGE_CONNECTION_STRING", CONN)
+    monkeypatch.setenv("WORKER_JOBS_QUEUE", "render-jobs")
+    monkeypatch.setenv("WORKER_MAX_DEQUEUE", "7")
+    s = ServiceSettings()
+    assert (s.jobs_queue, s.poison_queue, s.max_dequeue) == ("render-jobs", "render-jobs-poison", 7)
+    assert "UseDevelopment" not in repr(s)  # the connection string is a secret: not in logs or reprs
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"WORKER_JOBS_QUEUE": "Bad_Queue"}, "WORKER_JOBS_QUEUE"),
+    ({"WORKER_MAX_DEQUEUE": "0"}, "WORKER_MAX_DEQUEUE"),
+    ({"WORKER_VISIBILITY_TIMEOUT_S": "soon"}, "WORKER_VISIBILITY_TIMEOUT_S"),
+    ({"WORKER_OUTPUTS_CONTAINER": "a--b"}, "WORKER_OUTPUTS_CONTAINER"),
+])
+def test_run_refuses_bad_settings_naming_the_variable(env: dict[str, str], message: str) -> None:
+    full = {"PATH": "/usr/bin:/bin", "WORKER_STORAGE_CONNECTION_STRING": CONN, **env}
+    proc = subprocess.run([sys.executable, "-m", "worker", "run"], env=full, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode != 0
+    assert message in proc.stderr and "invalid settings" in proc.stderr
+
+
+def test_run_without_storage_says_which_variables_to_set() -> None:
+    proc = subprocess.run([sys.executable, "-m", "worker", "run"], env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "WORKER_STORAGE_CONNECTION_STRING or WORKER_STORAGE_ACCOUNT_URL" in proc.stderr
