@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import azure.functions as func
-import azurefunctions.extensions.bindings.blob as blob
+import azurefunctions.extensions.bindings.blob as blob  # type: ignore[import-untyped]
 import pytest
 from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContentSettings
@@ -29,10 +29,27 @@ _INDEXED: dict[func.FunctionApp, Any] = {}
 
 
 def the_function(app: func.FunctionApp) -> Any:
-    """``get_functions()`` may run once per app (a second call fails its unique-name check), as in the host."""
+    """Index ``app`` once: a second ``get_functions()`` on one app fails its unique-name check (the host, and the
+    local dispatcher, index once per process)."""
     if app not in _INDEXED:
         [_INDEXED[app]] = app.get_functions()
     return _INDEXED[app]
+
+
+def reload_default() -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("BLOB_TRIGGER_SOURCE", raising=False)
+        importlib.reload(function_app)
+    function_app._context.cache_clear()
+    _INDEXED.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_app() -> Iterator[None]:
+    """Each test gets a freshly imported, unindexed app, and leaves one behind for whoever indexes it next."""
+    reload_default()
+    yield
+    reload_default()
 
 
 def bindings(fn: Any) -> dict[str, dict[str, Any]]:
@@ -44,16 +61,6 @@ def wired(fake_table: FakeTable, settings: IngestSettings, monkeypatch: pytest.M
     """The function's lazily built (settings, table) replaced by the test's."""
     monkeypatch.setattr(function_app, "_context", lambda: (settings, fake_table))
     return fake_table
-
-
-@pytest.fixture
-def fresh_module() -> Iterator[None]:
-    """Reload the module afterwards, so a test that changed the environment leaves the default app behind."""
-    yield
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("BLOB_TRIGGER_SOURCE", raising=False)
-        importlib.reload(function_app)
-    function_app._context.cache_clear()
 
 
 def call(client: Any) -> CapturedOut:
@@ -92,19 +99,19 @@ def test_annotations_select_the_sdk_type_binding() -> None:
     assert list(inspect.signature(user_function).parameters) == ["client", "msg"]
 
 
-def test_logs_and_container_scan_source(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+def test_logs_and_container_scan_source(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLOB_TRIGGER_SOURCE", "LogsAndContainerScan")
     importlib.reload(function_app)
     assert bindings(the_function(function_app.app))["client"]["source"] == "LogsAndContainerScan"
 
 
-def test_bad_trigger_source_fails_indexing(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+def test_bad_trigger_source_fails_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BLOB_TRIGGER_SOURCE", "Polling")
     with pytest.raises(SettingsError, match="BLOB_TRIGGER_SOURCE"):
         importlib.reload(function_app)
 
 
-def test_settings_are_read_on_first_call_not_at_import(monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+def test_settings_are_read_on_first_call_not_at_import(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TranscodeStorage", raising=False)
     monkeypatch.delenv("TranscodeStorage__tableServiceUri", raising=False)
     importlib.reload(function_app)  # no storage setting: importing still works
@@ -151,7 +158,7 @@ def test_requeued_sets_the_message_again(wired: FakeTable, monkeypatch: pytest.M
 
 @pytest.mark.azurite
 def test_real_blob_client_table_and_base64_queue(azurite: Any, azurite_table: TableClient,
-                                                  monkeypatch: pytest.MonkeyPatch, fresh_module: None) -> None:
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """What the local event dispatcher does: a real BlobClient, a real table, then the host's base64 send."""
     conn = azurite.connection_string
     monkeypatch.setenv("TranscodeStorage", conn)

@@ -11,7 +11,6 @@ from urllib.parse import quote
 
 import pytest
 
-from functions_app import jobs
 from functions_app.jobs import (
     MAX_MESSAGE_BYTES,
     MessageTooLarge,
@@ -279,8 +278,3 @@ def test_golden_message_byte_for_byte() -> None:
     data = json.loads(expected)
     assert data["job_id"] == hashlib.sha256(f"uploads/{GOLDEN_NAME}\n0x8DC5A1B2C3D4E5F".encode()).hexdigest()[:32]
     assert data["source"]["size"] > 2**31
-
-
-def test_exports() -> None:
-    for name in jobs.__all__:
-        assert hasattr(jobs, name), name

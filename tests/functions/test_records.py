@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from azure.data.tables import EdmType, EntityProperty, TableClient
 
-from functions_app import records
 from functions_app.jobs import build_job, job_id_for
 from functions_app.records import create_queued, record_rejected
 
@@ -98,10 +97,6 @@ def test_rejected_row_is_upserted(fake_table: FakeTable) -> None:
     assert row["content_type"] == "" and row["source_size"] == EntityProperty(3 * 1024**3, EdmType.INT64)
     assert row["updated_at"] == "2026-11-21T10:00:01.000000Z"
 
-
-def test_exports() -> None:
-    for name in records.__all__:
-        assert hasattr(records, name), name
 
 
 # --- Azurite ------------------------------------------------------------------------------------------------------

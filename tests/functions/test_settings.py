@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from azure.data.tables import TableClient
 
-from functions_app import settings as settings_module
 from functions_app.jobs import DEFAULT_EXTENSIONS
 from functions_app.settings import IngestSettings, SettingsError, blob_trigger_source, table_client
 
@@ -82,8 +81,3 @@ def test_table_client_from_connection_string_and_identity() -> None:
     by_identity = table_client(IngestSettings.from_env(
         {"TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net"}))
     assert by_identity.url.startswith("https://acct.table.core.windows.net") and by_identity.table_name == "jobs"
-
-
-def test_exports() -> None:
-    for name in settings_module.__all__:
-        assert hasattr(settings_module, name), name
