@@ -13,7 +13,7 @@ Decisions:
 
 * Names are limited to 1,024 *characters* (Unicode code points), Azure's documented blob-name limit, which is also
   what the worker's model counts. A 1,024-character name of multibyte characters is accepted; its UTF-8 size is
-  bounded by the 48 KiB message check anyway.
+  bounded by the 32 KiB message check anyway.
 * A name is refused when it has ``.`` or ``..`` segments, a leading ``/``, empty segments (``a//b``, a trailing
   ``/``), backslashes, more than 254 segments (Azure's limit), or any control character: C0 (U+0000-U+001F), DEL,
   C1 (U+0080-U+009F), U+2028/U+2029 (they split log lines as ``\\n`` does) and lone surrogates (not encodable as
@@ -53,8 +53,9 @@ __all__ = [
 
 JOB_SCHEMA_VERSION = 1
 
-MAX_MESSAGE_BYTES = 48 * 1024
-"""Largest encoded job (UTF-8 bytes). Queue messages are at most 64 KiB after the binding's base64 (x 4/3)."""
+MAX_MESSAGE_BYTES = 32 * 1024
+"""Largest encoded job (UTF-8 bytes), the same limit the worker enforces. Queue messages are at most 64 KiB after the
+binding's base64 (x 4/3), so 48 KiB would fit; the longest valid name and URL make about 17 KiB."""
 
 DEFAULT_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi", ".ts", ".mxf", ".mpg", ".mpeg"})
 
