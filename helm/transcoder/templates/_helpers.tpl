@@ -152,7 +152,8 @@ spec:
   containers:
     - name: worker
       image: {{ include "transcoder.image" . | quote }}
-      imagePullPolicy: {{ .Values.image.pullPolicy | default (ternary "IfNotPresent" "Always" (not (empty .Values.image.digest))) }}
+      {{- $pullPolicy := ternary "IfNotPresent" "Always" (not (empty .Values.image.digest)) }}
+      imagePullPolicy: {{ .Values.image.pullPolicy | default $pullPolicy }}
       args: ["run"]
       ports:
         - name: http
@@ -266,7 +267,8 @@ spec:
 
 {{/* KEDA's cloud name for storage.endpointSuffix (validation.yaml refuses suffixes not listed here). */}}
 {{- define "transcoder.kedaCloud" -}}
-{{- $clouds := dict "core.windows.net" "AzurePublicCloud" "core.usgovcloudapi.net" "AzureUSGovernmentCloud" "core.chinacloudapi.cn" "AzureChinaCloud" -}}
+{{- $clouds := dict "core.windows.net" "AzurePublicCloud" "core.usgovcloudapi.net" "AzureUSGovernmentCloud"
+    "core.chinacloudapi.cn" "AzureChinaCloud" -}}
 {{- get $clouds .Values.storage.endpointSuffix -}}
 {{- end -}}
 
