@@ -1,4 +1,4 @@
-"""Synthetic sample pairs (ffmpeg's ``testsrc2``) for the demo, the tests and the benchmarks."""
+"""Synthetic sample pairs (ffmpeg's ``testsrc2``) for the local stack, the tests and the benchmarks."""
 
 from __future__ import annotations
 
