@@ -56,8 +56,8 @@ def tools_env() -> dict[str, str]:
     return {**os.environ, "PATH": f"{tools_bin()}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
-def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, env=tools_env(), timeout=300, **kwargs)
+def run(cmd: list[str], *, timeout: float | None = 300, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, env=tools_env(), timeout=timeout, **kwargs)
 
 
 @dataclass(frozen=True)
