@@ -289,15 +289,13 @@ class Worker:
         try:
             return self._run_job(job, running, log_id)
         except PermanentJobError as exc:
-            keeper.stop()
             self.records.update(job.job_id, state="failed", stage="failed", error=str(exc)[:4000],
                                 error_type=type(exc).__name__, finished_at=utc_now())
             return self._poison(lease, f"{type(exc).__name__}: {exc}", job.job_id, type(exc).__name__)
         except Exception as exc:
-            keeper.stop()
             return self._retry(job, lease, exc, log_id, shutdown=running.stop.is_set())
         finally:
-            keeper.stop()
+            keeper.stop()  # after a release or poison the lease is marked lost, so a last renewal is a no-op
 
     def _retry(self, job: TranscodeJob, lease: Lease, exc: Exception, log_id: str, *, shutdown: bool) -> Outcome:
         s = self.settings
