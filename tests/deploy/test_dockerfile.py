@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,6 +119,26 @@ def test_dockerignore_keeps_the_context_to_what_the_image_copies(steps: list[Ins
         if step.keyword == "COPY" and not step.args.startswith("--from"):
             copied.update(step.args.split()[:-1])
     assert copied == allowed
+
+
+def test_the_build_context_builds_the_worker_package(tmp_path: Path) -> None:
+    """What the build stage installs, from exactly what .dockerignore lets into the context."""
+    context = tmp_path / "context"
+    context.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, context / name)
+    for package in ("quality", "worker"):
+        shutil.copytree(ROOT / package, context / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    out = tmp_path / "wheel"
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(context)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (wheel,) = out.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"worker/__main__.py", "worker/ladder.py", "quality/__init__.py", "quality/py.typed"} <= set(names)
+    assert not [n for n in names if n.startswith(("tests/", "functions_app/", "localdev/"))]
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "transcode-worker = worker.__main__:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def ffmpeg_check(steps: list[Instruction]) -> str:

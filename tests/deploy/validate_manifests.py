@@ -31,7 +31,7 @@ CUSTOM = {
 
 
 def _registry(kube_version: str) -> Registry:
-    """Our schemas plus the strict Kubernetes definitions they refer to (https://kubernetes.io/api/_definitions.json)."""
+    """Our schemas, and the strict Kubernetes definitions they refer to (by their $id, .../api/_definitions.json)."""
     version = kubernetes_validate.utils.latest_version()
     for candidate in kubernetes_validate.utils.all_versions():
         if kubernetes_validate.utils.major_minor(candidate) == kube_version:
