@@ -94,3 +94,20 @@ def test_run_without_storage_says_which_variables_to_set() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "WORKER_STORAGE_CONNECTION_STRING or WORKER_STORAGE_ACCOUNT_URL" in proc.stderr
+
+
+def test_gpu_metrics_come_from_nvml_and_are_absent_without_a_gpu() -> None:
+    from worker.metrics import Metrics
+
+    gpu = GpuInfo(0, "NVIDIA L4", "GPU-1", "550.54", 24 * 2**30, 3 * 2**30, 87, 64, 12, 3, 100, True)
+    text = Metrics(lambda: GpuScan((gpu,), None)).render().decode()
+    assert 'transcoder_gpu_utilization_ratio{gpu="0",name="NVIDIA L4"} 0.87' in text
+    assert 'transcoder_gpu_encoder_utilization_ratio{gpu="0",name="NVIDIA L4"} 0.64' in text
+    assert 'transcoder_gpu_decoder_utilization_ratio{gpu="0",name="NVIDIA L4"} 0.12' in text
+    assert 'transcoder_gpu_memory_used_bytes{gpu="0",name="NVIDIA L4"} 3.221225472e+09' in text
+    assert 'transcoder_gpu_encoder_sessions{gpu="0",name="NVIDIA L4"} 3.0' in text
+    unsupported = GpuInfo(0, "NVIDIA H100", None, None, None, None, 5, None, None, None, None, False)
+    text = Metrics(lambda: GpuScan((unsupported,), None)).render().decode()
+    assert "transcoder_gpu_utilization_ratio" in text and "transcoder_gpu_encoder_utilization_ratio" not in text
+    text = Metrics(lambda: GpuScan((), "NVML unavailable")).render().decode()
+    assert "transcoder_gpu_" not in text and 'transcoder_jobs_total{outcome="succeeded"} 0.0' in text
