@@ -21,7 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "transcoder"
 HERE = Path(__file__).resolve().parent
-KUBE_VERSION = "1.31"  # the oldest AKS minor version in standard support when this was written
+KUBE_VERSION = "1.29"  # the oldest Kubernetes that Chart.yaml's kubeVersion accepts
 NAMESPACE = "media"
 REQUIRED = ["--set", "storage.accountName=transcodesci",
             "--set", "workloadIdentity.clientId=11111111-2222-3333-4444-555555555555"]
