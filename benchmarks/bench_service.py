@@ -119,8 +119,8 @@ def main() -> int:
               "met": overhead <= 0.10}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"engine  median {engine:.2f}s  {['%.2f' % t for t in times['engine']]}")
-    print(f"service median {service:.2f}s  {['%.2f' % t for t in times['service']]}")
+    for kind, median in (("engine", engine), ("service", service)):
+        print(f"{kind:<7} median {median:.2f}s  runs: {', '.join(f'{t:.2f}' for t in times[kind])}")
     print(f"service overhead: {overhead * 100:+.1f}% (goal at most +10%): {'MET' if overhead <= 0.10 else 'MISSED'}")
     return 0
 
