@@ -3,6 +3,7 @@ Function handler, and worker processes (``python -m worker run``) configured as 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -64,17 +65,12 @@ class LocalStack:
     def create_resources(self) -> None:
         conn, n = self.connection_string, self.names
         blobs = BlobServiceClient.from_connection_string(conn)
-        for container in (n.uploads, n.outputs):
-            try:
-                blobs.create_container(container)
-            except ResourceExistsError:
-                pass
         queues = QueueServiceClient.from_connection_string(conn)
-        for queue in (n.queue, n.poison):
-            try:
-                queues.create_queue(queue)
-            except ResourceExistsError:
-                pass
+        creators = [(blobs.create_container, n.uploads), (blobs.create_container, n.outputs),
+                    (queues.create_queue, n.queue), (queues.create_queue, n.poison)]
+        for create, name in creators:
+            with contextlib.suppress(ResourceExistsError):
+                create(name)
         tables = TableServiceClient.from_connection_string(conn)
         for table in (n.table, n.receipts):
             tables.create_table_if_not_exists(table)
