@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,8 +67,9 @@ class LocalStack:
         conn, n = self.connection_string, self.names
         blobs = BlobServiceClient.from_connection_string(conn)
         queues = QueueServiceClient.from_connection_string(conn)
-        creators = [(blobs.create_container, n.uploads), (blobs.create_container, n.outputs),
-                    (queues.create_queue, n.queue), (queues.create_queue, n.poison)]
+        creators: list[tuple[Callable[[str], object], str]] = [
+            (blobs.create_container, n.uploads), (blobs.create_container, n.outputs),
+            (queues.create_queue, n.queue), (queues.create_queue, n.poison)]
         for create, name in creators:
             with contextlib.suppress(ResourceExistsError):
                 create(name)
