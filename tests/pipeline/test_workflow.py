@@ -1,0 +1,343 @@
+"""The delivery workflow as data: the job chain, identity, image, gates, staging traffic, production rollout,
+timeouts, concurrency, notifications and retention."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.pipeline.conftest import DELIVERY, ROOT, SCRIPTS, all_workflows, load_yaml, steps_of
+
+CHAIN = ["validation", "build", "test", "security", "deploy-dev", "integration-test-dev", "deploy-staging",
+         "performance-test", "canary-analysis", "e2e-test", "compliance-validation", "deploy-production",
+         "smoke-test", "monitoring"]
+REGIONS = ["eastus", "westeurope", "southeastasia"]
+DEPLOY_JOBS = ["deploy-dev", "deploy-staging", "deploy-production"]
+SHA = "${{ github.sha }}"
+
+
+def needs(job: dict[str, Any]) -> list[str]:
+    value = job.get("needs", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def run_text(job: dict[str, Any]) -> str:
+    return "\n".join(step.get("run", "") for step in job.get("steps", []))
+
+
+def uses(step: dict[str, Any]) -> str:
+    return str(step.get("uses", ""))
+
+
+def step_named(job: dict[str, Any], fragment: str) -> dict[str, Any]:
+    found = [s for s in job["steps"] if fragment in s.get("name", "")]
+    assert len(found) == 1, f"expected one step named like {fragment!r}, found {[s.get('name') for s in found]}"
+    return found[0]
+
+
+def ancestors(jobs: dict[str, Any], name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = needs(jobs[name])
+    while todo:
+        parent = todo.pop()
+        if parent not in seen:
+            seen.add(parent)
+            todo += needs(jobs[parent])
+    return seen
+
+
+def test_the_jobs_form_the_chain_in_order(delivery: dict[str, Any]) -> None:
+    jobs = delivery["jobs"]
+    assert list(jobs) == CHAIN
+    for before, job in zip(CHAIN, CHAIN[1:], strict=False):
+        assert needs(jobs[job]) == [before], f"{job} needs {needs(jobs[job])}, expected [{before!r}]"
+    assert needs(jobs["validation"]) == []
+
+
+@pytest.mark.parametrize("deploy", DEPLOY_JOBS)
+def test_nothing_is_deployed_before_its_guards_passed(delivery: dict[str, Any], deploy: str) -> None:
+    guards = set(CHAIN[: CHAIN.index(deploy)])
+    assert ancestors(delivery["jobs"], deploy) == guards
+    assert {"validation", "build", "test", "security"} <= guards
+
+
+def test_deploys_run_only_for_main(delivery: dict[str, Any]) -> None:
+    condition = delivery["jobs"]["deploy-dev"]["if"]
+    assert "github.ref == 'refs/heads/main'" in condition and "github.event_name != 'pull_request'" in condition
+    # everything after deploy-dev depends on it, so a skipped deploy-dev skips them all
+    assert all("deploy-dev" in ancestors(delivery["jobs"], j) for j in CHAIN[CHAIN.index("deploy-dev") + 1:])
+
+
+def test_the_identity_is_oidc_with_read_only_contents(delivery: dict[str, Any]) -> None:
+    assert delivery["permissions"] == {"id-token": "write", "contents": "read"}
+    for name, job in delivery["jobs"].items():
+        assert "permissions" not in job, f"{name} widens the workflow's permissions"
+
+
+def test_every_azure_sign_in_is_federated(delivery: dict[str, Any]) -> None:
+    logins = 0
+    for path in all_workflows():
+        for job_id, _, step in steps_of(load_yaml(path)):
+            if uses(step).lower().startswith("azure/login@"):
+                logins += 1
+                assert step["with"] == {"client-id": "${{ vars.AZURE_CLIENT_ID }}",
+                                        "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+                                        "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}"}, (path.name, job_id)
+    assert logins >= 12, logins
+    # every job that talks to Azure signs in first
+    for name, job in delivery["jobs"].items():
+        text = run_text(job) + "".join(uses(s) for s in job["steps"])
+        touches_azure = re.search(r"\baz |helm upgrade|functions-action|aks-context|smoke_test\.py", text)
+        if touches_azure:
+            first = next(i for i, s in enumerate(job["steps"]) if uses(s).startswith("azure/login@"))
+            azure_steps = [i for i, s in enumerate(job["steps"])
+                           if re.search(r"\baz |helm |kubectl |smoke_test|health_gate|canary\.py|traffic\.py",
+                                        s.get("run", "")) or "aks-context" in uses(s) or "functions-action" in uses(s)]
+            assert azure_steps and first < min(azure_steps), name
+
+
+def test_the_registry_is_reached_through_the_azure_identity(delivery: dict[str, Any]) -> None:
+    build = run_text(delivery["jobs"]["build"])
+    assert 'az acr login --name "$ACR_NAME"' in build
+    for path in all_workflows():
+        assert "docker login" not in path.read_text() and "docker/login-action" not in path.read_text()
+
+
+def test_the_image_is_built_for_the_gpu_and_tagged_with_the_commit(delivery: dict[str, Any]) -> None:
+    build = delivery["jobs"]["build"]
+    argv = command_line(step_named(build, "Build the worker image")["run"], "docker build")
+    assert argv[argv.index("--file") + 1] == "Dockerfile.gpu"
+    assert argv[argv.index("--build-arg") + 1] == "ENABLE_GPU=true"
+    assert argv[argv.index("--tag") + 1] == f"$IMAGE_REPOSITORY:{SHA}"
+    push = step_named(build, "Push")["run"]
+    assert f'docker push "$IMAGE_REPOSITORY:{SHA}"' in push
+    for path in all_workflows():
+        assert ":latest" not in re.sub(r"azurite:latest", "", path.read_text()), f"{path.name} uses a latest tag"
+    assert delivery["env"]["IMAGE_REPOSITORY"] == "${{ vars.ACR_NAME }}.azurecr.io/transcoder-worker"
+
+
+def test_the_function_app_and_the_chart_are_packaged_as_artifacts(delivery: dict[str, Any]) -> None:
+    build = delivery["jobs"]["build"]
+    assert "python -m functions_app.bundle build/functionapp --zip build/functionapp.zip" in run_text(build)
+    assert 'helm package helm/transcoder --app-version "${{ github.sha }}" --destination build/chart' in run_text(build)
+    uploaded = {s["with"]["name"]: s["with"]["path"] for s in build["steps"]
+                if uses(s).startswith("actions/upload-artifact@")}
+    assert uploaded == {"functionapp": "build/functionapp.zip", "chart": "build/chart/"}
+
+
+def command_line(run: str, prefix: str) -> list[str]:
+    """The argv of the one shell line of ``run`` that starts with ``prefix`` (continuations joined; ``${{ }}``
+    expressions kept whole)."""
+    exprs: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        exprs.append(match.group(0))
+        return f"@EXPR{len(exprs) - 1}@"
+
+    lines = [line.strip() for line in re.sub(r"\$\{\{.*?\}\}", keep, run).replace("\\\n", " ").splitlines()]
+    found = [line for line in lines if line.startswith(prefix)]
+    assert len(found) == 1, (prefix, lines)
+    return [re.sub(r"@EXPR(\d+)@", lambda m: exprs[int(m.group(1))], arg) for arg in shlex.split(found[0])]
+
+
+@pytest.mark.parametrize("deploy", DEPLOY_JOBS)
+def test_helm_deploys_the_commit_and_waits_atomically(delivery: dict[str, Any], deploy: str) -> None:
+    argv = command_line(run_text(delivery["jobs"][deploy]), "helm upgrade --install")
+    sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    assert f"image.tag={SHA}" in sets
+    assert "gpu.enabled=true" in sets and "image.repository=$IMAGE_REPOSITORY" in sets
+    assert any(s.startswith("slot=") for s in sets) and any(s.startswith("workloadIdentity.clientId=") for s in sets)
+    assert argv[4].startswith("build/chart/transcoder-") and argv[4].endswith(".tgz")
+    assert "--wait" in argv and "--atomic" in argv and "--timeout" in argv
+
+
+def test_validation_runs_every_checker(delivery: dict[str, Any]) -> None:
+    text = run_text(delivery["jobs"]["validation"])
+    for needle in [".venv/bin/ruff check .", ".venv/bin/mypy", "mypy --strict scripts/deploy",
+                   "hadolint Dockerfile.gpu", "xargs -0 shellcheck", "actionlint",
+                   "yamllint --strict -c .github/yamllint.yml .github",
+                   "helm lint --strict helm/transcoder", "pytest tests/deploy tests/pipeline",
+                   "checkov --skip-download --compact --framework helm -d helm/transcoder",
+                   "checkov --skip-download --compact --framework dockerfile -f Dockerfile.gpu"]:
+        assert needle in text, needle
+
+
+def test_the_test_job_runs_the_suite_the_vmaf_gates_and_a_reduced_load_test(delivery: dict[str, Any]) -> None:
+    text = run_text(delivery["jobs"]["test"])
+    assert "./dev.sh test" in text
+    assert ".venv/bin/python -m pytest tests/integration -m ffmpeg" in text
+    assert re.search(r"vmaf-measure \"\$dist\" \"\$ref\" --min-vmaf 90\b", text)
+    assert "./dev.sh loadtest --users 100 --spawn-rate 50 --run-time 30s" in text
+
+
+def test_the_security_gates(delivery: dict[str, Any]) -> None:
+    security = delivery["jobs"]["security"]
+    by_action = {uses(s).split("@")[0]: s for s in security["steps"] if uses(s)}
+    trivy = by_action["aquasecurity/trivy-action"]["with"]
+    assert trivy["severity"] == "CRITICAL" and trivy["exit-code"] == "1"
+    assert trivy["image-ref"] == "${{ env.IMAGE }}"
+    grype = by_action["anchore/scan-action"]["with"]
+    assert grype["fail-build"] is True and grype["severity-cutoff"] == "critical"
+    zap = by_action["zaproxy/action-api-scan"]["with"]
+    assert zap["fail_action"] is True and zap["allow_issue_writing"] is False and zap["format"] == "openapi"
+    assert (ROOT / zap["rules_file_name"]).is_file()
+    spec = yaml.safe_load((ROOT / zap["target"]).read_text())
+    assert set(spec["paths"]) == {"/healthz", "/readyz", "/metrics"}
+    assert spec["servers"] == [{"url": "http://localhost:8080"}]
+    assert security["services"]["azurite"]["image"].startswith("mcr.microsoft.com/azure-storage/azurite")
+    start = step_named(security, "Start the worker container")["run"]
+    assert "WORKER_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true" in start and '"$IMAGE" run' in start
+    assert "--framework secrets github_actions" in run_text(security)
+    assert security["env"]["IMAGE"] == f"${{{{ vars.ACR_NAME }}}}.azurecr.io/transcoder-worker:{SHA}"
+
+
+def test_the_function_app_goes_through_its_staging_slot(delivery: dict[str, Any]) -> None:
+    deployed = 0
+    for name, job in delivery["jobs"].items():
+        steps = job["steps"]
+        for i, step in enumerate(steps):
+            if uses(step).startswith("Azure/functions-action@"):
+                deployed += 1
+                assert step["with"]["slot-name"] == "staging"
+                assert step["with"]["package"] == "build/functionapp.zip"
+                later = "\n".join(s.get("run", "") for s in steps[i + 1:])
+                assert "az functionapp deployment slot swap" in later and "--slot staging --target-slot production" \
+                    in later, name
+    assert deployed == 3
+
+
+def test_dev_infrastructure_comes_from_the_script(delivery: dict[str, Any]) -> None:
+    text = run_text(delivery["jobs"]["deploy-dev"])
+    assert 'scripts/deploy/infra.sh --env dev --location "$LOCATION"' in text
+    assert text.index("infra.sh --env dev --location") < text.index("helm upgrade")
+
+
+def shifts(job: dict[str, Any]) -> list[int]:
+    return [int(m) for m in re.findall(r"traffic\.py shift .*?--percent (\d+)", run_text(job), flags=re.S)]
+
+
+def test_staging_is_blue_green_with_progressive_traffic(delivery: dict[str, Any]) -> None:
+    jobs = delivery["jobs"]
+    staging = jobs["deploy-staging"]
+    install = step_named(staging, "Worker to the idle slot")["run"]
+    assert "--set paused=true" in install and '"transcoder-$NEW_SLOT"' in install
+    assert '--set slot="$NEW_SLOT"' in install
+    assert "traffic.py slots" in step_named(staging, "Which slot serves now")["run"]
+    assert shifts(staging) + shifts(jobs["canary-analysis"]) == [20, 50, 100]
+    assert staging["outputs"] == {"new_slot": "${{ steps.slots.outputs.idle }}",
+                                  "old_slot": "${{ steps.slots.outputs.live }}"}
+    assert jobs["performance-test"]["outputs"] == {"new_slot": "${{ needs.deploy-staging.outputs.new_slot }}",
+                                                   "old_slot": "${{ needs.deploy-staging.outputs.old_slot }}"}
+
+
+def test_a_failed_canary_calls_the_rollback_script(delivery: dict[str, Any]) -> None:
+    canary = delivery["jobs"]["canary-analysis"]
+    names = [s.get("name", "") for s in canary["steps"]]
+    analyses = [i for i, s in enumerate(canary["steps"]) if "scripts/deploy/canary.py" in s.get("run", "")]
+    assert len(analyses) == 2
+    for i in analyses:
+        run = canary["steps"][i]["run"]
+        assert '--new-slot "$NEW_SLOT" --old-slot "$OLD_SLOT"' in run and "--prometheus-url" in run
+    shift_50 = names.index("50% of the queue to the new slot")
+    shift_100 = names.index("100% of the queue to the new slot")
+    assert analyses[0] < shift_50 < analyses[1] < shift_100, "each step up is taken only after an analysis passed"
+    rollback = step_named(canary, "Roll back")
+    assert rollback["if"] == "failure()"
+    assert "scripts/deploy/rollback.sh" in rollback["run"] and '--failed-slot "$NEW_SLOT"' in rollback["run"]
+    assert names.index(rollback["name"]) > shift_100
+
+
+def test_production_is_approved_and_rolled_region_by_region(delivery: dict[str, Any]) -> None:
+    prod = delivery["jobs"]["deploy-production"]
+    assert prod["environment"] == {"name": "production"}
+    strategy = prod["strategy"]
+    assert strategy["max-parallel"] == 1 and strategy["fail-fast"] is True
+    assert [entry["region"] for entry in strategy["matrix"]["include"]] == REGIONS
+    names = [s.get("name", "") for s in prod["steps"]]
+    gate = names.index("Health gate before the next region")
+    assert names.index("Worker on the GPU pool (Helm)") < names.index("Smoke test in the region") < gate
+    assert "scripts/deploy/health_gate.py" in prod["steps"][gate]["run"]
+    rollback = step_named(prod, "Roll the region back")
+    assert rollback["if"].startswith("failure()") and "scripts/deploy/rollback.sh" in rollback["run"]
+    assert prod["concurrency"] == {"group": "deploy-production-${{ matrix.region }}", "cancel-in-progress": False}
+    smoke = delivery["jobs"]["smoke-test"]
+    assert [entry["region"] for entry in smoke["strategy"]["matrix"]["include"]] == REGIONS
+    assert "scripts/deploy/smoke_test.py" in run_text(smoke)
+    assert delivery["jobs"]["monitoring"]["strategy"]["matrix"]["region"] == REGIONS
+    # the jobs before production may not use its environment: only deploy-production waits for the approval
+    assert [n for n, j in delivery["jobs"].items() if j.get("environment", {}).get("name") == "production"] == [
+        "deploy-production"]
+
+
+def test_every_job_has_a_timeout() -> None:
+    for path in all_workflows():
+        for name, job in load_yaml(path)["jobs"].items():
+            minutes = job.get("timeout-minutes")
+            assert isinstance(minutes, int) and 5 <= minutes <= 180, (path.name, name, minutes)
+
+
+def test_every_job_notifies_on_failure() -> None:
+    for path in all_workflows():
+        for name, job in load_yaml(path)["jobs"].items():
+            last = job["steps"][-1]
+            assert last["if"] == "failure()", (path.name, name)
+            assert last["run"].startswith("scripts/deploy/notify.sh failure"), (path.name, name)
+            assert last["env"] == {"NOTIFY_WEBHOOK_URL": "${{ secrets.NOTIFY_WEBHOOK_URL || vars.NOTIFY_WEBHOOK_URL }}"}
+
+
+def test_concurrency_groups_stop_deploys_racing(delivery: dict[str, Any], dr: dict[str, Any]) -> None:
+    assert delivery["concurrency"] == {"group": "delivery-${{ github.ref }}", "cancel-in-progress": False}
+    groups = {name: job["concurrency"] for name, job in delivery["jobs"].items() if "concurrency" in job}
+    assert groups == {
+        "deploy-dev": {"group": "deploy-dev", "cancel-in-progress": False},
+        "deploy-staging": {"group": "deploy-staging", "cancel-in-progress": False},
+        "canary-analysis": {"group": "deploy-staging", "cancel-in-progress": False},
+        "deploy-production": {"group": "deploy-production-${{ matrix.region }}", "cancel-in-progress": False},
+    }
+    assert dr["concurrency"] == {"group": "disaster-recovery", "cancel-in-progress": False}
+
+
+def test_uploads_have_retention() -> None:
+    uploads = 0
+    for path in all_workflows():
+        for job_id, _, step in steps_of(load_yaml(path)):
+            if uses(step).startswith("actions/upload-artifact@"):
+                uploads += 1
+                days = step["with"].get("retention-days")
+                assert isinstance(days, int) and 1 <= days <= 90, (path.name, job_id, days)
+    assert uploads >= 12, uploads
+
+
+def test_the_drill_is_weekly_and_cleans_up(dr: dict[str, Any]) -> None:
+    assert list(dr["jobs"]) == ["disaster-recovery"]
+    (schedule,) = dr["on"]["schedule"]
+    minute, hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month) == ("*", "*") and weekday.isdigit(), schedule
+    assert dr["permissions"] == {"id-token": "write", "contents": "read", "actions": "read"}
+    job = dr["jobs"]["disaster-recovery"]
+    teardown = step_named(job, "Delete the drill region")
+    assert teardown["if"] == "always()" and "dr-drill.sh teardown" in teardown["run"]
+    text = run_text(job)
+    for needle in ["dr-drill.sh rpo", "infra.sh --env dr", "smoke_test.py", "dr-drill.sh rto"]:
+        assert needle in text, needle
+
+
+def test_the_scripts_the_workflows_call_exist_and_are_executable() -> None:
+    called: set[str] = set()
+    for path in all_workflows():
+        called |= set(re.findall(r"scripts/deploy/([\w.-]+)", path.read_text()))
+    assert called >= {"notify.sh", "infra.sh", "traffic.py", "canary.py", "rollback.sh", "smoke_test.py",
+                      "health_gate.py", "dr-drill.sh"}
+    for name in called:
+        script = SCRIPTS / name
+        assert script.is_file(), name
+        assert Path(script).stat().st_mode & 0o111, f"{name} is not executable"
+
+
+def test_the_delivery_file_is_the_one_tested() -> None:
+    assert DELIVERY in all_workflows() and len(all_workflows()) == 2
