@@ -58,17 +58,19 @@ def dry_run_env() -> bool:
 
 @dataclass
 class Runner:
-    """Runs argv lists (never a shell); in dry-run mode prints them to stdout instead."""
+    """Runs argv lists (never a shell); in dry-run mode prints them instead, to stdout unless ``to_stderr`` (for
+    commands whose stdout is data, such as `traffic.py slots` feeding $GITHUB_OUTPUT)."""
 
     dry_run: bool
     commands: list[list[str]] = field(default_factory=list)
+    to_stderr: bool = False
 
     def run(self, argv: list[str], *, capture: bool = False, secret_output: bool = False) -> str:
         """Run ``argv``; its stdout when ``capture`` (empty in dry-run). ``secret_output``: never echo stdout."""
         self.commands.append(argv)
         line = shlex.join(argv)
         if self.dry_run:
-            print(f"+ {line}", flush=True)
+            print(f"+ {line}", flush=True, file=sys.stderr if self.to_stderr else sys.stdout)
             return ""
         log(f"+ {line}")
         result = subprocess.run(argv, check=False, text=True, capture_output=capture)

@@ -117,7 +117,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    runner = Runner(args.dry_run)
+    runner = Runner(args.dry_run, to_stderr=args.command == "slots")
     try:
         if args.command == "slots":
             if args.state_file:
