@@ -9,16 +9,26 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable
 from typing import Any
 
-from azure.storage.blob import BlobClient
+import requests
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
 __all__ = ["FunctionHost", "OutValue"]
 
 FUNCTION_NAME = "enqueue_transcode"
+
+
+def pooled_transport(connections: int) -> RequestsTransport:
+    """A transport whose connection pool holds ``connections`` (requests keeps 10 and drops the rest)."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=connections)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=False)
 
 
 @functools.cache
@@ -52,13 +62,20 @@ class OutValue:
 
 
 class FunctionHost:
-    def __init__(self, connection_string: str, app_settings: dict[str, str]) -> None:
+    """Safe to call from many threads at once, as the host runs invocations concurrently. The blob clients it hands
+    out and the queue client share one connection pool each (``connections`` wide), as the host's do."""
+
+    def __init__(self, connection_string: str, app_settings: dict[str, str], *, connections: int = 32) -> None:
         self.connection_string = connection_string
         self.settings = {"TranscodeStorage": connection_string, **app_settings}
         os.environ.update(self.settings)  # what the host does with app settings, before the app is imported
         self.queue_name = self.settings.get("JOBS_QUEUE", "transcode-jobs")
         self._function = self._load()
-        self._local = threading.local()
+        self._blobs = BlobServiceClient.from_connection_string(connection_string,
+                                                              transport=pooled_transport(connections))
+        self._queue_client = QueueClient.from_connection_string(connection_string, self.queue_name,
+                                                                message_encode_policy=TextBase64EncodePolicy(),
+                                                                transport=pooled_transport(connections))
 
     @staticmethod
     def _load() -> Callable[..., Any]:
@@ -67,20 +84,12 @@ class FunctionHost:
         function_app._context.cache_clear()  # a new host reads the app settings afresh, as a new process would
         return indexed_functions()[FUNCTION_NAME]
 
-    def _queue(self) -> QueueClient:
-        queue: QueueClient | None = getattr(self._local, "queue", None)
-        if queue is None:
-            queue = QueueClient.from_connection_string(self.connection_string, self.queue_name,
-                                                       message_encode_policy=TextBase64EncodePolicy())
-            self._local.queue = queue
-        return queue
-
     def deliver(self, container: str, name: str) -> str | None:
         """One BlobCreated event: run the function; send its queue output. Returns the message sent, if any."""
-        client = BlobClient.from_connection_string(self.connection_string, container, name)
+        client = self._blobs.get_blob_client(container, name)
         out = OutValue()
         self._function(client=client, msg=out)
         message = out.get()
         if message is not None:
-            self._queue().send_message(message)
+            self._queue_client.send_message(message)
         return message
