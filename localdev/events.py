@@ -6,12 +6,15 @@ re-upload is a new version and a new event.
 
 How, and what it costs. Azurite has no Event Grid, so new blobs are found by listing the container. A listing costs
 the storage about 60 us per blob and grows with the container, so the poll interval grows with it: after a listing
-that took ``t`` seconds the next starts ``max(interval, t * (1 / list_share - 1))`` later (at most ``max_interval``),
-which keeps listing to about ``list_share`` of the time. Listings are parsed from the raw XML (the SDK's model
-deserialisation costs about 250 us of CPU per blob). Deliveries run on a thread pool; receipts are written in
-batches (one table transaction of up to 100 upserts, every ``receipt_flush_s``). A stack that dies in that window
-delivers those events again on restart: the handler is idempotent (the job record dedupes), as Event Grid's
-at-least-once contract requires of any subscriber.
+that took ``t`` seconds the next starts ``max(interval, t * (1 / list_share - 1))`` later (at most
+``max_interval``), which keeps listing to about ``list_share`` of the time; and no listing starts while more than
+four deliveries per worker are still queued (when the storage is the bottleneck, listing it again only slows the
+deliveries down). Listings are parsed from the raw XML: the SDK's model deserialisation costs about 250 us of CPU
+per blob. Deliveries run on a thread pool. Receipts are written in batches (table transactions of up to 100
+upserts, every ``receipt_flush_s``), spread over 16 partitions by the key's first hex digit: Azurite finds an
+entity by scanning its partition, so with one partition every receipt would cost more than the last. A stack that
+dies before a batch is written delivers those events again on restart: the handler is idempotent (the job record
+dedupes), as Event Grid's at-least-once contract requires of any subscriber.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ def parse_listing(xml: str) -> tuple[list[tuple[str, str]], str | None]:
 class BlobEventDelivery:
     def __init__(self, container: ContainerClient, receipts: TableClient, handler: Callable[[str, str], object], *,
                  interval: float = 0.25, workers: int = 8, max_interval: float = 5.0, list_share: float = 0.25,
-                 receipt_flush_s: float = 0.25) -> None:
+                 receipt_flush_s: float = 1.0) -> None:
         if not 0 < list_share <= 1:
             raise ValueError(f"list_share must be in (0, 1], got {list_share}")
         self._container = container
@@ -94,6 +97,7 @@ class BlobEventDelivery:
         self._list_factor = 1 / list_share - 1
         self._receipt_flush_s = receipt_flush_s
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="event")
+        self._backlog_limit = 4 * workers
         self._done: set[str] = set()
         self._inflight: dict[str, Future[None]] = {}
         self._retry_at: dict[str, float] = {}
@@ -113,7 +117,9 @@ class BlobEventDelivery:
             self._receipts.create_table()
         except ResourceExistsError:
             pass
-        for entity in self._receipts.query_entities(f"PartitionKey eq '{self.container_name}'", select=["RowKey"]):
+        c = self.container_name  # receipts of this container: partition "<c>" (older stacks) or "<c>~<hex digit>"
+        query = f"PartitionKey eq '{c}' or (PartitionKey ge '{c}~' and PartitionKey lt '{c}~~')"
+        for entity in self._receipts.query_entities(query, select=["RowKey"]):
             self._done.add(str(entity["RowKey"]))
         self._thread.start()
         self._writer.start()
@@ -201,6 +207,11 @@ class BlobEventDelivery:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            with self._lock:
+                backlog = len(self._inflight)
+            if backlog > self._backlog_limit:  # the pool has work queued: a listing now would find nothing it can use
+                self._stop.wait(self._interval)
+                continue
             t0 = time.monotonic()
             try:
                 self.poll_once()
@@ -217,18 +228,23 @@ class BlobEventDelivery:
             self._flush_receipts()
 
     def _flush_receipts(self) -> None:
-        while True:
+        with self._lock:
+            unwritten, self._unwritten = self._unwritten, []
+        partitions: dict[str, list[dict[str, Any]]] = {}
+        for entity in unwritten:
+            partitions.setdefault(entity["PartitionKey"], []).append(entity)
+        failed: list[dict[str, Any]] = []
+        for entities in partitions.values():  # a transaction takes one partition, at most 100 entities
+            for i in range(0, len(entities), RECEIPT_BATCH):
+                batch = entities[i:i + RECEIPT_BATCH]
+                try:
+                    self._receipts.submit_transaction([("upsert", entity) for entity in batch])
+                except Exception as exc:  # kept, and written with the next batch
+                    logger.warning("cannot write %d event receipts, will retry: %s", len(batch), exc)
+                    failed += batch
+        if failed:
             with self._lock:
-                batch, self._unwritten = self._unwritten[:RECEIPT_BATCH], self._unwritten[RECEIPT_BATCH:]
-            if not batch:
-                return
-            try:
-                self._receipts.submit_transaction([("upsert", entity) for entity in batch])
-            except Exception as exc:  # kept, and written with the next batch
-                logger.warning("cannot write %d event receipts, will retry: %s", len(batch), exc)
-                with self._lock:
-                    self._unwritten[:0] = batch
-                return
+                self._unwritten[:0] = failed
 
     def _deliver(self, key: str, name: str) -> None:
         try:
@@ -254,6 +270,6 @@ class BlobEventDelivery:
             self._attempts.pop(key, None)
             self.stats.delivered += 1
             self.stats.delivered_at[key] = time.monotonic()
-            self._unwritten.append({"PartitionKey": self.container_name, "RowKey": key, "name": name})
+            self._unwritten.append({"PartitionKey": f"{self.container_name}~{key[0]}", "RowKey": key, "name": name})
             if len(self._unwritten) >= RECEIPT_BATCH:
                 self._receipts_due.notify()
