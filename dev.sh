@@ -110,6 +110,10 @@ case "$cmd" in
     log "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
+  loadtest)
+    setup
+    exec "$VENV/bin/python" -m loadtest "$@"
+    ;;
   *)
     echo "usage: ./dev.sh run|test|setup" >&2
     exit 2

@@ -77,6 +77,7 @@ def plot(results: Mapping[str, ScenarioResult], path: Path, title: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax_rate, ax_lat, ax_backlog) = plt.subplots(3, 1, figsize=(10, 10), sharex=True)
+    ax_enqueue = ax_backlog.twinx()
     colours = {"raw": "tab:blue", "ingest": "tab:orange", "e2e": "tab:green"}
     for name, result in results.items():
         if not result.uploads:
@@ -95,23 +96,29 @@ def plot(results: Mapping[str, ScenarioResult], path: Path, title: str) -> Path:
             ex = sorted(enq)
             ax_rate.plot(ex, [len(enq[x]) for x in ex], color="tab:red", linestyle="--",
                          label=f"{name}: jobs enqueued/s")
-            ax_backlog.plot(ex, [percentile(sorted(enq[x]), 0.95) / 1000 for x in ex], color="tab:red",
-                            label=f"{name}: upload-to-enqueue p95 (s)")
+            ax_enqueue.plot(ex, [percentile(sorted(enq[x]), 0.95) / 1000 for x in ex], color="tab:red",
+                            label=f"{name}: upload-to-enqueue p95 of the jobs enqueued that second (s, right)")
         if result.backlog:
-            ax_backlog.plot([t - t0 for t, _ in result.backlog], [n / 100 for _, n in result.backlog], color=colour,
-                            label=f"{name}: event backlog (x100)")
-    last_upload = {name: max(float(u["finished"]) - min(float(v["started"]) for v in r.uploads) for u in r.uploads)
-                   for name, r in results.items() if r.uploads}
-    if "ingest" in last_upload:
-        ax_backlog.axvline(last_upload["ingest"], color="gray", linestyle=":", label="ingest: last upload")
+            ax_backlog.plot([t - t0 for t, _ in result.backlog], [n for _, n in result.backlog], color=colour,
+                            label=f"{name}: event backlog (left)")
+        if name == "ingest":
+            last = max(float(u["finished"]) for u in result.uploads) - t0
+            ax_backlog.axvline(last, color="gray", linestyle=":", label="ingest: last upload")
     ax_rate.set_ylabel("per second")
     ax_lat.set_ylabel("upload latency (ms)")
     ax_lat.set_yscale("log")
-    ax_backlog.set_ylabel("seconds / hundreds")
+    ax_backlog.set_ylabel("blobs listed, not yet delivered")
+    ax_enqueue.set_ylabel("upload to enqueue (s)")
     ax_backlog.set_xlabel("seconds since the scenario's first upload")
     for ax in (ax_rate, ax_lat, ax_backlog):
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper right", fontsize="small")
+    handles = {ax: ax.get_legend_handles_labels() for ax in (ax_rate, ax_lat, ax_backlog, ax_enqueue)}
+    for ax in (ax_rate, ax_lat):
+        if handles[ax][0]:
+            ax.legend(loc="upper left", fontsize="small")
+    lines = handles[ax_backlog][0] + handles[ax_enqueue][0]
+    if lines:
+        ax_backlog.legend(lines, handles[ax_backlog][1] + handles[ax_enqueue][1], loc="upper left", fontsize="small")
     fig.suptitle(title)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
