@@ -12,7 +12,7 @@ __all__ = ["Gates", "run_breaches", "upload_breaches"]
 @dataclass(frozen=True)
 class Gates:
     max_fail_ratio: float = 0.0  # failed uploads / uploads
-    max_upload_p95_ms: float = 10_000.0  # p95 of one upload's latency, per scenario
+    max_upload_p95_ms: float = 2_000.0  # p95 of one upload's latency, per scenario
     max_enqueue_p95_ms: float = 10_000.0  # p95 from an upload's completion to its job message on the queue
     max_lost: int = 0  # uploaded blobs without a job record or without a queue message
     max_duplicates: int = 0  # job records or queue messages beyond one per blob

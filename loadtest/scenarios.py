@@ -208,7 +208,7 @@ class Session:
         pending = sum(1 for k in keys if k not in delivered_at)
         offset = time.time() - time.monotonic()
         last_upload = max((float(u["finished_mono"]) for u in uploads), default=0.0)
-        drain = max(0.0, max((delivered_at[k] for k in keys), default=last_upload) - last_upload)
+        drain = max(0.0, max((delivered_at[k] for k in keys if k in delivered_at), default=last_upload) - last_upload)
         enqueued = []
         for u in uploads:
             at = delivered_at.get(receipt_key(u["name"], u["etag"]))

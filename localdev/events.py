@@ -128,7 +128,8 @@ class BlobEventDelivery:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self._pool.shutdown(wait=True)
+        # queued events are cancelled: they have no receipt, so a restarted delivery finds them again
+        self._pool.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._receipts_due.notify_all()
         self._writer.join(timeout=30)

@@ -97,3 +97,33 @@ def test_e2e_clip_is_transcoded_to_a_manifest(tmp_path: Path) -> None:
     e2e = json.loads((tmp_path / "summary.json").read_text())["scenarios"]["e2e"]
     assert (e2e["clips"], e2e["succeeded"], e2e["manifests"]) == (1, 1, 1)
     assert e2e["uploads"]["failures"] == 0 and e2e["upload_to_done_ms"]["count"] == 1
+
+
+def test_a_storage_account_by_connection_string(azurite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The path for a real account: nothing is started, the jobs are found in the table and on the queue. Here the
+    account is an Azurite of the test's, and the test plays Event Grid plus the deployed Function."""
+    import uuid
+
+    from localdev.stack import LocalStack, StackNames
+
+    tag = uuid.uuid4().hex[:8]
+    names = StackNames(uploads=f"up-{tag}", outputs=f"out-{tag}", queue=f"jobs-{tag}", table=f"jobs{tag}",
+                       receipts=f"receipts{tag}")
+    stack = LocalStack(tmp_path / "stack", names=names, azurite=azurite)
+    stack.start_storage()
+    stack.start_events(interval=0.1)
+    try:
+        proc = _loadtest(tmp_path / "out", "--connection-string", azurite.connection_string, "--uploads-container",
+                         names.uploads, "--raw-container", f"raw-{tag}", "--jobs-queue", names.queue, "--jobs-table",
+                         names.table, "--users", "20", "--spawn-rate", "20", "--run-time", "4s", "--wait", "0.5", "1")
+    finally:
+        assert stack.delivery is not None
+        stack.delivery.stop()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["settings"]["target"] == azurite.connection_string.split("BlobEndpoint=")[1].split(";")[0]
+    ingest = summary["scenarios"]["ingest"]
+    acc, n = ingest["accounting"], ingest["uploads"]["requests"]
+    assert n >= 40 and acc["records"] == acc["messages"] == acc["blobs"] == n and acc["lost"] == acc["duplicates"] == 0
+    assert "submitted_at" in ingest["enqueue_latency_source"] and ingest["enqueue_latency_ms"]["count"] == n
+    assert "event_delivery" not in ingest and not (tmp_path / "out" / "stack").exists()
