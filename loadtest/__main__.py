@@ -145,7 +145,6 @@ def _run(scenarios: list[Scenario], remote: Target | None, names: Names, options
 
     from loadtest.report import format_report, plot, summarize
     from loadtest.storage import clients_for
-    from localdev.azurite import AzuriteError
     from localdev.stack import LocalStack, StackNames
 
     out.mkdir(parents=True, exist_ok=True)
@@ -178,8 +177,9 @@ def _run(scenarios: list[Scenario], remote: Target | None, names: Names, options
             print(f"{sc}: {options.users if sc != 'e2e' else options.e2e_clips} users for "
                   f"{options.run_time if sc != 'e2e' else 'one clip each'} ...", file=sys.stderr)
             results[sc] = session.run(sc)
-    except (AzuriteError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except Exception as exc:  # the run could not be made (Azurite, ffmpeg, storage, locust): say so, exit 2
+        logger.info("the run failed", exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return RET_ERROR
     finally:
         if stack is not None:

@@ -4,7 +4,8 @@
 * ``ingest``: uploads to the uploads container. Locally, blob-created events are delivered to the real Function
   (``localdev.events`` + ``localdev.functions_host``) in this process while locust runs; against Azure, Event Grid and
   the deployed Function do it. Then: every blob has one record and one message? How long from upload to job?
-* ``e2e`` (local stack only): a few real clips, transcoded by ``python -m worker run`` processes to a manifest.
+* ``e2e`` (local stack only, ``loadtest.e2e``): a few real clips, transcoded by ``python -m worker run`` processes
+  to a manifest.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from loadtest.accounting import (
 )
 from loadtest.config import RunConfig, Scenario
 from loadtest.gates import Gates
-from loadtest.payload import E2E_PROFILE
 from loadtest.runner import LocustRun, run_locust
 from loadtest.storage import Clients
 from loadtest.target import Target
 from localdev.events import BlobEventDelivery, receipt_key
-from localdev.stack import LocalStack, StackNames
+from localdev.stack import LocalStack
 
-__all__ = ["Names", "Options", "ScenarioResult", "Session", "parse_run_time"]
+__all__ = ["Names", "Options", "ScenarioResult", "Session", "parse_run_time", "upload_stats"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class _Sampler:
         self._thread.join()
 
 
-def _upload_stats(uploads: list[dict[str, Any]]) -> dict[str, Any]:
+def upload_stats(uploads: list[dict[str, Any]]) -> dict[str, Any]:
     if not uploads:
         return {"ok": 0, "per_s": 0.0, "window_s": 0.0, "latency_ms": latency_stats([])}
     first = min(float(u["started"]) for u in uploads)
@@ -137,11 +137,13 @@ class Session:
             return self._plain("raw", self.names.raw)
         if scenario == "ingest":
             return self._ingest_local() if self.stack is not None else self._ingest_remote()
-        return self._e2e()
+        from loadtest.e2e import run_e2e
+
+        return run_e2e(self)
 
     # -- locust ----------------------------------------------------------------------------------------------------
 
-    def _locust(self, scenario: Scenario, container: str, *, payload: Path, users: int, run_time: str,
+    def locust(self, scenario: Scenario, container: str, *, payload: Path, users: int, run_time: str,
                 uploads_per_user: int = 0, wait: tuple[float, float] | None = None,
                 target: Target | None = None) -> tuple[int, dict[str, Any], list[dict[str, Any]]]:
         o = self.options
@@ -170,11 +172,11 @@ class Session:
 
     def _plain(self, scenario: Scenario, container: str) -> ScenarioResult:
         o = self.options
-        _, stats, uploads = self._locust(scenario, container, payload=self.payload, users=o.users,
+        _, stats, uploads = self.locust(scenario, container, payload=self.payload, users=o.users,
                                          run_time=o.run_time)
         blobs = list_uploaded(self.clients.blobs.get_container_client(container), self.prefix(scenario))
         missing = sum(1 for u in uploads if blobs.get(u["name"], "").strip('"') != str(u["etag"]).strip('"'))
-        summary = {"container": container, "uploads": stats, "throughput": _upload_stats(uploads),
+        summary = {"container": container, "uploads": stats, "throughput": upload_stats(uploads),
                    "blobs": len(blobs), "missing_blobs": missing}
         if missing:
             stats.setdefault("breaches", []).append(f"{missing} uploaded blob(s) not found in {container}")
@@ -193,7 +195,7 @@ class Session:
         delivery = self.stack.start_events(workers=o.delivery_workers)
         try:
             with _Sampler(delivery) as sampler:
-                _, stats, uploads = self._locust("ingest", uploads_container, payload=self.payload, users=o.users,
+                _, stats, uploads = self.locust("ingest", uploads_container, payload=self.payload, users=o.users,
                                                  run_time=o.run_time)
                 blobs = list_uploaded(self.clients.blobs.get_container_client(uploads_container),
                                       self.prefix("ingest"))
@@ -230,7 +232,7 @@ class Session:
 
     def _ingest_remote(self) -> ScenarioResult:
         o, uploads_container = self.options, self.names.uploads
-        _, stats, uploads = self._locust("ingest", uploads_container, payload=self.payload, users=o.users,
+        _, stats, uploads = self.locust("ingest", uploads_container, payload=self.payload, users=o.users,
                                          run_time=o.run_time)
         blobs = list_uploaded(self.clients.blobs.get_container_client(uploads_container), self.prefix("ingest"))
         table = self.clients.table(self.names.table)
@@ -270,59 +272,7 @@ class Session:
         finished = {str(u["name"]): float(u["finished"]) for u in uploads}
         record_ms = [(submitted_epoch(str(r["submitted_at"])) - finished[str(r["source_name"])]) * 1000
                      for r in records["job"] if str(r["source_name"]) in finished]
-        summary = {"container": container, "uploads": stats, "throughput": _upload_stats(uploads),
+        summary = {"container": container, "uploads": stats, "throughput": upload_stats(uploads),
                    "accounting": acc.as_dict(), "queue_checked": messages is not None,
                    "record_latency_ms": latency_stats(record_ms)}
-        return ScenarioResult(summary, uploads)
-
-    # -- e2e -------------------------------------------------------------------------------------------------------
-
-    def _e2e(self) -> ScenarioResult:
-        from loadtest.target import parse_connection_string
-
-        if self.stack is None or self.stack.azurite is None:
-            raise ValueError("the e2e scenario runs on the local stack only (it starts its own workers)")
-        assert self.clip is not None
-        o = self.options
-        names = StackNames(uploads="e2e-uploads", outputs="e2e-outputs", queue="e2e-jobs", table="e2ejobs",
-                           receipts="e2ereceipts")
-        stack = LocalStack(self.out / "e2e", names=names, azurite=self.stack.azurite)
-        stack.start_storage()
-        profile = self.out / "e2e" / "profile.yaml"
-        profile.write_text(E2E_PROFILE)
-        delivery = stack.start_events(workers=2)
-        try:
-            for n in range(o.e2e_workers):
-                stack.start_worker(self.out / "e2e" / f"worker-{n + 1}.log", WORKER_ENCODER="cpu",
-                                   WORKER_QUALITY_POLICY=o.e2e_quality, WORKER_PROFILE=str(profile),
-                                   WORKER_CONCURRENCY="1")
-            target = parse_connection_string(stack.connection_string)
-            _, stats, uploads = self._locust("e2e", names.uploads, payload=self.clip, users=o.e2e_clips,
-                                             run_time=f"{max(5, o.e2e_clips)}s", uploads_per_user=1, wait=(0.0, 0.0),
-                                             target=target)
-            table = self.clients.table(names.table)
-            outputs = self.clients.blobs.get_container_client(names.outputs)
-            deadline = time.monotonic() + o.e2e_timeout
-            finished = {str(u["name"]): float(u["finished"]) for u in uploads}
-            done: dict[str, dict[str, Any]] = {}
-            while len(done) < len(finished) and time.monotonic() < deadline:
-                for r in job_records(table, names.uploads, self.prefix("e2e"))["job"]:
-                    if r["state"] in ("succeeded", "failed", "poisoned"):
-                        done[str(r["source_name"])] = dict(r) | {"seen": time.time()}
-                time.sleep(0.5)
-        finally:
-            stack.stop_workers(timeout=60)
-            stack.delivery = None
-            delivery.stop()
-        manifests = sum(1 for r in done.values() if outputs.get_blob_client(f"{r['RowKey']}/manifest.json").exists())
-        succeeded = [r for r in done.values() if r["state"] == "succeeded"]
-        seconds = [(float(r["seen"]) - finished[name]) * 1000 for name, r in done.items() if name in finished]
-        breaches = list(stats.get("breaches", []))
-        if len(succeeded) != len(finished) or manifests != len(finished):
-            breaches.append(f"{len(succeeded)} of {len(finished)} clips succeeded, {manifests} manifest(s) written "
-                            f"within {o.e2e_timeout:g} s")
-        stats["breaches"] = breaches
-        summary = {"container": names.uploads, "uploads": stats, "throughput": _upload_stats(uploads),
-                   "clips": len(finished), "succeeded": len(succeeded), "manifests": manifests,
-                   "upload_to_done_ms": latency_stats(seconds), "quality_policy": o.e2e_quality}
         return ScenarioResult(summary, uploads)
