@@ -2,6 +2,7 @@
 # One entry point for people and CI, on a fresh Debian/Ubuntu machine with Python 3.11:
 #   ./dev.sh run    set everything up, then run the main job
 #   ./dev.sh test   set everything up, then run the whole test suite (what CI runs)
+#   ./dev.sh loadtest  set everything up, then run the 1000-user load test (docs/loadtest.md)
 #   ./dev.sh setup  set everything up only
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -115,7 +116,7 @@ case "$cmd" in
     exec "$VENV/bin/python" -m loadtest "$@"
     ;;
   *)
-    echo "usage: ./dev.sh run|test|setup" >&2
+    echo "usage: ./dev.sh run|test|loadtest|setup" >&2
     exit 2
     ;;
 esac
