@@ -35,20 +35,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from functions_app.jobs import build_job, encode_job  # noqa: E402
 from localdev.stack import LocalStack  # noqa: E402
+from quality.samples import make_clip  # noqa: E402
 from worker.app import create_worker, ensure_resources  # noqa: E402
 from worker.engine import transcode  # noqa: E402
 from worker.settings import EngineSettings, ServiceSettings  # noqa: E402
-
-
-def make_source(path: Path, size: str, duration: float) -> Path:
-    from quality.options import resolve_ffmpeg
-    from quality.runner import run_ffmpeg_capture
-
-    run_ffmpeg_capture([resolve_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size={size}:rate=30:duration={duration}", "-f", "lavfi", "-i",
-                        f"sine=frequency=440:duration={duration}", "-c:v", "libx264", "-preset", "veryfast", "-crf",
-                        "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(path)], timeout=600)
-    return path
 
 
 def main() -> int:
@@ -60,7 +50,8 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp_name:
         tmp = Path(tmp_name)
-        source = make_source(tmp / "source.mp4", args.size, args.duration)
+        source = make_clip(tmp / "source.mp4", size=args.size, duration=args.duration, audio=True,
+                           video=("-c:v", "libx264", "-preset", "veryfast", "-crf", "16"))
         stack = LocalStack(tmp / "stack").start_storage()
         try:
             conn = stack.connection_string

@@ -25,22 +25,10 @@ from azure.data.tables import TableClient
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
 from localdev.stack import LocalStack
+from quality.samples import make_clip
 
 RET_OK, RET_FAILED, RET_TIMEOUT = 0, 1, 4
 _TERMINAL = ("succeeded", "failed", "poisoned")
-
-
-def _sample(path: Path, size: str, duration: float) -> Path:
-    from quality.options import resolve_ffmpeg
-    from quality.runner import run_ffmpeg_capture
-
-    ffmpeg = resolve_ffmpeg()
-    run_ffmpeg_capture([ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                        f"testsrc2=size={size}:rate=30:duration={duration}", "-f", "lavfi", "-i",
-                        f"sine=frequency=440:duration={duration}", "-c:v", "libx264", "-preset", "veryfast",
-                        "-crf", "16", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "2", "-shortest", str(path)],
-                       timeout=600)
-    return path
 
 
 def _job_id(container: str, name: str, etag: str) -> str:
@@ -130,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             source = out / "sample.mp4"
             print(f"generating a {args.sample_size} {args.sample_duration:g}s sample ...", file=sys.stderr)
-            _sample(source, args.sample_size, args.sample_duration)
+            make_clip(source, size=args.sample_size, duration=args.sample_duration, audio=True,
+                      video=("-c:v", "libx264", "-preset", "veryfast", "-crf", "16"))
         digest = hashlib.sha256(source.read_bytes()).hexdigest()[:8]
         name = f"{source.stem}-{digest}{source.suffix}"
         blobs = BlobServiceClient.from_connection_string(stack.connection_string)

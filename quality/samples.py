@@ -14,12 +14,14 @@ __all__ = ["encode_cmd", "make_clip", "make_pair", "transcode_cmd"]
 def encode_cmd(ffmpeg: str, output: Path | str, *, size: str = "640x360", rate: str = "30", duration: float = 2,
                source: str = "testsrc2", video: Sequence[str] = ("-c:v", "libx264", "-preset", "veryfast",
                                                                   "-crf", "12"),
-               pix_fmt: str = "yuv420p", extra: Sequence[str] = ()) -> list[str]:
-    """A lavfi source encoded to ``output``."""
+               pix_fmt: str = "yuv420p", extra: Sequence[str] = (), audio: bool = False) -> list[str]:
+    """A lavfi source encoded to ``output``; with ``audio``, a 440 Hz stereo AAC tone as long as the video."""
+    tone = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={duration}"] if audio else []
+    aac = ["-c:a", "aac", "-ac", "2", "-shortest"] if audio else []
     return [
         ffmpeg, "-nostdin", "-v", "error", "-y",
-        "-f", "lavfi", "-i", f"{source}=size={size}:rate={rate}:duration={duration}",
-        *video, "-pix_fmt", pix_fmt, *extra, str(output),
+        "-f", "lavfi", "-i", f"{source}=size={size}:rate={rate}:duration={duration}", *tone,
+        *video, "-pix_fmt", pix_fmt, *aac, *extra, str(output),
     ]
 
 

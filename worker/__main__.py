@@ -131,13 +131,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from worker.clients import make_clients
-    from worker.records import JobRecords
+    from worker.records import REJECTED_PARTITION, JobRecords
 
     settings: ServiceSettings = _settings({}, ServiceSettings)
     records = JobRecords(make_clients(settings).table, "status")
     rows = [r for r in [records.get(args.job_id)] if r] if args.job_id else records.recent(args.limit, args.state)
     if args.job_id and not rows:
-        rejected = records.get(args.job_id, "rejected")
+        rejected = records.get(args.job_id, REJECTED_PARTITION)
         if rejected is None:
             print(f"error: no job {args.job_id} in table {settings.jobs_table}", file=sys.stderr)
             return RET_FAILED

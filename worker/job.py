@@ -16,13 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.errors import InvalidJob
 
-__all__ = ["MAX_JOB_BYTES", "MAX_MESSAGE_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message",
-           "encode_message", "parse_job"]
+__all__ = ["MAX_JOB_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "parse_job"]
 
-MAX_MESSAGE_BYTES = 64 * 1024
-"""Azure Storage queue messages are at most 64 KiB, base64 included."""
 MAX_JOB_BYTES = 32 * 1024
-"""The largest job JSON accepted (a real job is under 4 KiB; the Function refuses to build larger ones)."""
+"""The largest job JSON accepted (queue messages hold 64 KiB after base64; the Function builds none larger)."""
 
 _NAME = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 
@@ -87,9 +84,3 @@ def parse_job(content: str) -> TranscodeJob:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())
         raise InvalidJob(f"invalid job message: {problems}") from exc
 
-
-def encode_message(job: TranscodeJob | dict[str, object]) -> str:
-    """What the Functions binding would put on the queue for ``job`` (tests and local tools)."""
-    data = job.model_dump(mode="json") if isinstance(job, TranscodeJob) else job
-    text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")

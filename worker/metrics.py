@@ -71,7 +71,7 @@ class Metrics:
         self.draining = Gauge("transcoder_draining", "1 while shutting down", registry=r)
         if gpu_scan is not None:
             r.register(_GpuCollector(gpu_scan))
-        for outcome in ("succeeded", "failed", "retried", "poisoned", "skipped"):
+        for outcome in ("succeeded", "failed", "retried", "poisoned", "skipped", "released"):
             self.jobs.labels(outcome)
 
     def render(self) -> bytes:

@@ -34,8 +34,13 @@ Claim = Literal["claimed", "done", "busy"]
 """``claimed``: this worker runs the job. ``done``: it already succeeded. ``busy``: another live worker runs it."""
 
 
+def _stamp(moment: datetime) -> str:
+    """The records' timestamp form (the Function's too): fixed width, so they compare as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _stamp(datetime.now(UTC))
 
 
 def _age_s(stamp: Any) -> float:
@@ -138,7 +143,7 @@ class JobRecords:
                 "source_size": EntityProperty(job.source.size, EdmType.INT64),
                 "content_type": job.source.content_type or "", "output_container": job.output.container,
                 "output_prefix": job.output.prefix,
-                "submitted_at": job.submitted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+                "submitted_at": _stamp(job.submitted_at)}
 
 
 @dataclass

@@ -291,7 +291,8 @@ class Worker:
         except PermanentJobError as exc:
             self.records.update(job.job_id, state="failed", stage="failed", error=str(exc)[:4000],
                                 error_type=type(exc).__name__, finished_at=utc_now())
-            return self._poison(lease, f"{type(exc).__name__}: {exc}", job.job_id, type(exc).__name__)
+            self._poison(lease, f"{type(exc).__name__}: {exc}", job.job_id, type(exc).__name__)
+            return "failed"  # a permanent error: the record says failed, the message is in poison
         except Exception as exc:
             return self._retry(job, lease, exc, log_id, shutdown=running.stop.is_set())
         finally:

@@ -23,8 +23,6 @@ __all__ = ["CONTENT_TYPES", "BlobStore"]
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
-
 CONTENT_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".mpd": "application/dash+xml",
@@ -87,16 +85,6 @@ class BlobStore:
             return bool(self._service.get_blob_client(container, name).exists())
         except AzureError as exc:
             raise StorageUnavailable(f"cannot check {container}/{name}: {exc}") from exc
-
-    def read_json(self, container: str, name: str) -> dict[str, Any] | None:
-        try:
-            data = self._service.get_blob_client(container, name).download_blob().readall()
-        except ResourceNotFoundError:
-            return None
-        except AzureError as exc:
-            raise StorageUnavailable(f"cannot read {container}/{name}: {exc}") from exc
-        loaded: dict[str, Any] = json.loads(data)
-        return loaded
 
     def upload_package(self, folder: Path, container: str, prefix: str, *, skip: tuple[str, ...] = ()) -> list[str]:
         """Upload every file under ``folder`` (but ``skip``) to ``prefix`` in parallel; remove stale blobs there.

@@ -85,6 +85,7 @@ def test_media_the_engine_rejects_is_poisoned_at_once(stack, profile_file) -> No
     job_id = send_job(stack, b"this is a text file, not a video" * 100, "notes.mp4")
     with InProcessWorker(service_settings(stack, profile_file, max_jobs=1, max_dequeue=5)) as w:
         w.join(60)
+    assert w.worker.outcomes == ["failed"]
     (envelope,) = poisoned(stack)
     assert envelope["job_id"] == job_id and envelope["reason"].startswith("InvalidSource")
     rec = record(stack, job_id)
