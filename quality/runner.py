@@ -106,15 +106,17 @@ class _Watch:
 
 def run_ffmpeg(cmd: list[str], *, on_progress: Callable[[Progress], None] | None = None,
                timeout: float | None = None, stall_timeout: float | None = None,
-               stop: threading.Event | None = None, poll: float = 0.5) -> RunResult:
+               stop: threading.Event | None = None, poll: float = 0.5,
+               env: dict[str, str] | None = None) -> RunResult:
     """Run an ffmpeg command that writes ``-progress`` to stdout; keep the head and tail of stderr.
 
     ``timeout`` kills the process after that many seconds; ``stall_timeout`` kills it when neither the frame count
     nor the output time has advanced for that long; setting ``stop`` terminates it (SIGTERM, then SIGKILL after
-    5 s). The result's ``outcome`` says which, if any, happened. Never raises for ffmpeg's own failures.
+    5 s). The result's ``outcome`` says which, if any, happened. Never raises for ffmpeg's own failures. ``env``
+    replaces the environment of the process (default: inherited).
     """
     start = time.monotonic()
-    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     assert proc.stdout is not None and proc.stderr is not None
     stderr = proc.stderr
     head: list[str] = []
@@ -146,9 +148,9 @@ def run_ffmpeg(cmd: list[str], *, on_progress: Callable[[Progress], None] | None
     return RunResult(returncode, "\n".join(head), "\n".join(tail), time.monotonic() - start, outcome)
 
 
-def run_ffmpeg_capture(cmd: list[str], *, timeout: float | None = None) -> bytes:
+def run_ffmpeg_capture(cmd: list[str], *, timeout: float | None = None, env: dict[str, str] | None = None) -> bytes:
     """Run an ffmpeg command that writes raw data to stdout and return it; raise on failure."""
-    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:

@@ -74,13 +74,44 @@ class _Bar:
         sys.stderr.flush()
 
 
+def _dry_run(args: argparse.Namespace, settings: EngineSettings, profile: Any) -> int:
+    import quality
+    from worker.gpu_models import MODELS
+    from worker.planning import assumed_scan, plan_job
+
+    scan = None
+    if args.assume_gpu:
+        try:
+            scan = assumed_scan(args.assume_gpu)
+        except ValueError:
+            known = ", ".join(m.name for m in MODELS)
+            print(f"error: --assume-gpu {args.assume_gpu!r} is not in the GPU table; known models: {known}",
+                  file=sys.stderr)
+            return RET_USAGE
+    job = plan_job(args.input, args.out, profile, settings, gpu_scan=scan,
+                   smoke_test=False if args.assume_gpu else None)
+    if args.json:
+        print(json.dumps(job.to_dict(), indent=2))
+        return RET_OK
+    print(f"# path: {job.plan.path}; encoder: {job.choice.encoder}"
+          + (f"; fallback: {job.choice.reason_text}" if job.choice.reason_text else "")
+          + (f"; why: {job.plan.reason}" if job.plan.reason else ""))
+    print(quality.quoted(list(job.argv)))
+    return RET_OK
+
+
 def cmd_transcode(args: argparse.Namespace) -> int:
     from worker.engine import transcode
     from worker.ladder import DEFAULT_PROFILE, load_profile
 
     settings = _settings({"encoder": args.encoder, "quality_policy": args.quality_policy})
+    if args.assume_gpu and not args.dry_run:
+        print("error: --assume-gpu plans as if that GPU were present; it needs --dry-run", file=sys.stderr)
+        return RET_USAGE
     try:
         profile = load_profile(args.profile) if args.profile else DEFAULT_PROFILE
+        if args.dry_run:
+            return _dry_run(args, settings, profile)
         manifest = transcode(args.input, args.out, profile=profile, settings=settings,
                              on_progress=None if args.quiet else _Bar())
     except WorkerError as exc:
@@ -203,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "$WORKER_ENCODER or auto)")
     tr.add_argument("--quality-policy", choices=("fail", "flag", "off"), default=None)
     tr.add_argument("-q", "--quiet", action="store_true")
+    tr.add_argument("-n", "--dry-run", action="store_true",
+                    help="probe and plan, print the exact ffmpeg command, run nothing")
+    tr.add_argument("--assume-gpu", metavar="MODEL",
+                    help="with --dry-run: plan as if one GPU of this model (T4, L4, A10G, H100, ...) were present")
+    tr.add_argument("--json", action="store_true",
+                    help="with --dry-run: print {video_path, encoder, fallback_reason, argv, encoders} as JSON")
     tr.set_defaults(func=cmd_transcode)
     return parser
 

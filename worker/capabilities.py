@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from typing import Any, Literal
 
 import quality
 from worker.errors import GpuUnavailable
-from worker.gpu import GpuScan, session_limit
+from worker.gpu import GpuInfo, GpuScan, session_limit
+from worker.gpu_models import find_model
 from worker.ladder import Codec
 from worker.settings import EncoderPolicy
 
@@ -27,8 +29,8 @@ logger = logging.getLogger(__name__)
 NVENC_ENCODERS: dict[str, str] = {"h264": "h264_nvenc", "hevc": "hevc_nvenc", "av1": "av1_nvenc"}
 CPU_ENCODERS: dict[str, str] = {"h264": "libx264", "hevc": "libx265", "av1": "libsvtav1"}
 
-FallbackReason = Literal["cpu-requested", "no-nvml", "no-gpu", "gpu-without-nvenc", "session-limit",
-                         "test-encode-failed", "nvenc-not-in-build"]
+FallbackReason = Literal["cpu-requested", "no-nvml", "no-gpu", "gpu-without-nvenc", "nvenc-codec-unsupported",
+                         "session-limit", "test-encode-failed", "nvenc-not-in-build", "gpu-failed"]
 """Why the CPU encoders were used instead of NVENC."""
 
 
@@ -69,16 +71,17 @@ def ffmpeg_build(ffmpeg: str) -> FfmpegBuild:
     return FfmpegBuild(ffmpeg, match.group(1) if match else "unknown", encoders, filters, hwaccels)
 
 
-def nvenc_smoke_cmd(ffmpeg: str, encoder: str) -> list[str]:
-    """Encode one 256x144 frame with ``encoder`` and throw it away."""
+def nvenc_smoke_cmd(ffmpeg: str, encoder: str, gpu_index: int = 0) -> list[str]:
+    """Encode one 256x144 frame with ``encoder`` on GPU ``gpu_index`` and throw it away."""
     return [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
-            "color=c=gray:size=256x144:rate=1:duration=1", "-frames:v", "1", "-c:v", encoder, "-f", "null", "-"]
+            "color=c=gray:size=256x144:rate=1:duration=1", "-frames:v", "1", "-c:v", encoder, "-gpu", str(gpu_index),
+            "-f", "null", "-"]
 
 
-def nvenc_smoke_test(ffmpeg: str, encoder: str) -> tuple[bool, str]:
+def nvenc_smoke_test(ffmpeg: str, encoder: str, gpu_index: int = 0) -> tuple[bool, str]:
     """(usable, detail): ffmpeg's own last error line when the test encode fails."""
     try:
-        quality.run_ffmpeg_capture(nvenc_smoke_cmd(ffmpeg, encoder), timeout=60)
+        quality.run_ffmpeg_capture(nvenc_smoke_cmd(ffmpeg, encoder, gpu_index), timeout=60, env=gpu_env())
     except quality.QualityError as exc:
         lines = [line for line in str(getattr(exc, "stderr_tail", "") or exc).splitlines() if line.strip()]
         own = [line.split("]", 1)[-1].strip() for line in lines if f"[{encoder} @" in line]
@@ -86,13 +89,21 @@ def nvenc_smoke_test(ffmpeg: str, encoder: str) -> tuple[bool, str]:
     return True, "ok"
 
 
+def gpu_env() -> dict[str, str]:
+    """The environment for ffmpeg: CUDA numbers GPUs in PCI bus order, as NVML does, so an NVML index is a CUDA
+    index (CUDA's default order puts the fastest GPU first)."""
+    return {**os.environ, "CUDA_DEVICE_ORDER": "PCI_BUS_ID"}
+
+
 @dataclass(frozen=True)
 class EncoderChoice:
     kind: Literal["nvenc", "cpu"]
     encoder: str
     gpu_index: int | None = None
+    """The GPU to use: NVENC's, or (CPU encoders) the GPU that may still decode and scale."""
     fallback_reason: FallbackReason | None = None
     detail: str | None = None
+    gpu_name: str | None = None
 
     @property
     def reason_text(self) -> str | None:
@@ -103,8 +114,10 @@ class EncoderChoice:
 
 def choose_encoder(policy: EncoderPolicy, codec: Codec, scan: GpuScan | None, *, sessions_needed: int,
                    build: FfmpegBuild | None,
-                   smoke: Callable[[str], tuple[bool, str]] | None = None) -> EncoderChoice:
-    """Apply the encoder policy. ``smoke(encoder) -> (ok, detail)`` runs the test encode (injectable).
+                   smoke: Callable[[str, int], tuple[bool, str]] | None = None) -> EncoderChoice:
+    """Apply the encoder policy. ``smoke(encoder, gpu_index) -> (ok, detail)`` runs the test encode (injectable).
+
+    A CPU choice keeps the index and name of a GPU that is present, so that decoding and scaling may still use it.
 
     ``cpu`` never looks at the GPU (``scan`` may be ``None``). ``gpu`` raises ``GpuUnavailable`` with the reason
     where ``auto`` would fall back.
@@ -113,11 +126,13 @@ def choose_encoder(policy: EncoderPolicy, codec: Codec, scan: GpuScan | None, *,
     if policy == "cpu":
         return EncoderChoice("cpu", cpu, fallback_reason="cpu-requested", detail="encoder policy is cpu")
 
-    def fallback(reason: FallbackReason, detail: str) -> EncoderChoice:
+    def fallback(reason: FallbackReason, detail: str, gpu: GpuInfo | None = None) -> EncoderChoice:
         if policy == "gpu":
             raise GpuUnavailable(f"NVENC is not usable for {codec} ({reason}): {detail}")
         logger.info("encoding on the CPU with %s: %s (%s)", cpu, reason, detail)
-        return EncoderChoice("cpu", cpu, fallback_reason=reason, detail=detail)
+        return EncoderChoice("cpu", cpu, fallback_reason=reason, detail=detail,
+                             gpu_index=gpu.index if gpu is not None else None,
+                             gpu_name=gpu.name if gpu is not None else None)
 
     if build is not None and nvenc not in build.encoders:
         return fallback("nvenc-not-in-build", f"{build.path} has no {nvenc} encoder")
@@ -125,22 +140,34 @@ def choose_encoder(policy: EncoderPolicy, codec: Codec, scan: GpuScan | None, *,
         return fallback("no-nvml", scan.error if scan is not None and scan.error else "GPU scan skipped")
     if not scan.gpus:
         return fallback("no-gpu", "NVML sees no GPU")
+    idle_first = sorted(scan.gpus, key=lambda g: (g.decoder_utilization or 0, g.index))
     candidates = [g for g in scan.gpus if g.nvenc]
     if not candidates:
         names = ", ".join(sorted({g.name for g in scan.gpus}))
-        return fallback("gpu-without-nvenc", f"{names} has no NVENC engine")
+        return fallback("gpu-without-nvenc", f"{names} has no NVENC engine", idle_first[0])
+    able = [g for g in candidates if codec in _nvenc_codecs(g)]
+    if not able:
+        gpu = candidates[0]
+        return fallback("nvenc-codec-unsupported", f"NVENC on {gpu.name} cannot encode {codec}", gpu)
     free = []
-    for gpu in candidates:
+    for gpu in able:
         limit = session_limit(gpu.name)
         in_use = gpu.encoder_sessions or 0
         if limit is None or in_use + sessions_needed <= limit:
             free.append(gpu)
     if not free:
-        gpu = candidates[0]
+        gpu = able[0]
         return fallback("session-limit", f"{gpu.name} has {gpu.encoder_sessions} of {session_limit(gpu.name)} "
-                                         f"NVENC sessions in use; this job needs {sessions_needed}")
+                                         f"NVENC sessions in use; this job needs {sessions_needed}", gpu)
     gpu = min(free, key=lambda g: (g.encoder_utilization or 0, g.encoder_sessions or 0))
-    ok, detail = (smoke or (lambda enc: (True, "not run")))(nvenc)
+    ok, detail = (smoke or (lambda enc, index: (True, "not run")))(nvenc, gpu.index)
     if not ok:
-        return fallback("test-encode-failed", f"one-frame {nvenc} test encode failed: {detail}")
-    return EncoderChoice("nvenc", nvenc, gpu_index=gpu.index)
+        return fallback("test-encode-failed", f"one-frame {nvenc} test encode on GPU {gpu.index} failed: {detail}",
+                        gpu)
+    return EncoderChoice("nvenc", nvenc, gpu_index=gpu.index, gpu_name=gpu.name)
+
+
+def _nvenc_codecs(gpu: GpuInfo) -> frozenset[str]:
+    """The codecs NVENC on this GPU encodes: from the model table; an unknown model is tried for all three."""
+    model = find_model(gpu.name)
+    return model.nvenc_codecs if model is not None and model.nvenc_engines else frozenset(NVENC_ENCODERS)

@@ -1,12 +1,17 @@
 """Pure builders of the engine's ffmpeg command: one process decodes the source once and feeds every rung.
 
-Video paths:
+Video paths (``plan_encode`` picks one from the encoder choice, the GPU's NVDEC table and the source):
 
 - ``cpu``: software decode, ``split``, ``scale`` per rung, libx264 / libx265 / libsvtav1.
-- ``gpu``: ``-hwaccel cuda -hwaccel_output_format cuda``; frames stay on the GPU: ``bwdif_cuda`` for interlaced
-  sources, ``transpose_cuda`` for rotated ones, ``split``, ``scale_cuda`` per rung, ``*_nvenc``.
-- ``gpu-hybrid``: CUDA decode, CPU filters, NVENC from system memory, for what has no CUDA filter here (HDR tone
-  mapping, 180-degree rotation).
+- ``gpu``: NVDEC to CUDA frames (``-hwaccel cuda -hwaccel_output_format cuda``); ``bwdif_cuda`` for interlaced
+  sources, ``transpose_cuda`` for rotated ones (the input's display rotation is cleared so ffmpeg does not turn the
+  pixels a second time), ``split``, ``scale_cuda`` per rung, ``*_nvenc``.
+- ``gpu-hybrid``: NVENC with one stage on the CPU. A source NVDEC cannot decode (H.264 10-bit or 4:2:2 before
+  Blackwell, ProRes, AV1 before Ampere) is decoded and deinterlaced on the CPU, uploaded once (``hwupload_cuda``),
+  and scaled with ``scale_cuda``; an HDR source is decoded by NVDEC and tone-mapped and scaled on the CPU (there is
+  no CUDA tone-mapping filter in the build), NVENC reading system memory.
+- ``gpu-decode``: a GPU without NVENC (H100, H200, A100): NVDEC and ``scale_cuda`` as on ``gpu``, then
+  ``hwdownload`` per rung into the CPU encoders (``docs/engine.md`` says when this is chosen).
 
 Packaging: ffmpeg's DASH muxer writes CMAF (fMP4) segments once, with both the MPD and HLS media playlists over
 them; the master playlist is rewritten afterwards from measured figures (``worker.package``).
@@ -21,12 +26,15 @@ from pathlib import Path
 from typing import Literal
 
 from worker.capabilities import EncoderChoice
+from worker.encoder_args import video_codec_args
+from worker.gpu_models import find_model, nvdec_support
 from worker.ladder import Profile, RungPlan, output_frame_rate
 from worker.media import SourceInfo
 
-__all__ = ["EncodePlan", "VideoPath", "build_ladder_cmd", "plan_encode", "poster_frame"]
+__all__ = ["CUDA_FILTERS", "EncodePlan", "VideoPath", "build_ladder_cmd", "plan_encode", "poster_frame",
+           "video_encoder_args"]
 
-VideoPath = Literal["cpu", "gpu", "gpu-hybrid"]
+VideoPath = Literal["cpu", "gpu", "gpu-hybrid", "gpu-decode"]
 
 MPD_NAME = "manifest.mpd"
 HLS_MASTER_NAME = "master.m3u8"
@@ -34,12 +42,13 @@ POSTER_NAME = "poster.jpg"
 INIT_PATTERN = "init_$RepresentationID$.m4s"
 SEGMENT_PATTERN = "seg_$RepresentationID$_$Number%05d$.m4s"
 
-# libsvtav1 takes numeric presets; map the x264 names onto them
-_SVT_PRESETS = {"ultrafast": 12, "superfast": 11, "veryfast": 10, "faster": 9, "fast": 8, "medium": 6, "slow": 4,
-                "slower": 2, "veryslow": 1}
+CUDA_FILTERS = ("bwdif_cuda", "transpose_cuda", "scale_cuda", "hwupload_cuda")
+"""Every CUDA filter a ladder command may use (``selftest`` checks each one on the GPU)."""
+
 # HDR (PQ/HLG) to SDR BT.709, 8-bit
 _TONEMAP = ("zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
             "zscale=t=bt709:m=bt709:r=tv")
+_TRANSPOSE_CUDA = {90: "cclock", 270: "clock", 180: "reversal"}
 
 
 @dataclass(frozen=True)
@@ -49,20 +58,42 @@ class EncodePlan:
     gop_frames: int
     resample: bool
     """The frame rate filter is needed: the source is variable-rate or faster than the profile allows."""
+    hw_decode: bool = False
+    """NVDEC decodes the source (``-hwaccel cuda``)."""
+    cuda_frames: bool = False
+    """Rungs are scaled on CUDA frames (``scale_cuda``)."""
+    gpu_index: int | None = None
+    reason: str | None = None
+    """Why this path and not the full-GPU one."""
 
 
-def plan_encode(source: SourceInfo, profile: Profile, choice: EncoderChoice) -> EncodePlan:
+def plan_encode(source: SourceInfo, profile: Profile, choice: EncoderChoice, *, gpu_decode: bool = True) -> EncodePlan:
+    """The video path for this source and encoder choice.
+
+    ``gpu_decode`` allows the ``gpu-decode`` path (NVDEC and ``scale_cuda`` feeding CPU encoders) on a GPU without
+    a usable NVENC.
+    """
     rate = output_frame_rate(source.frame_rate, profile.max_fps, variable=source.variable_frame_rate,
                              nominal=source.nominal_frame_rate)
     resample = source.variable_frame_rate or rate != source.frame_rate
-    if choice.kind == "cpu":
-        path: VideoPath = "cpu"
-    elif source.hdr or source.rotation % 360 == 180:
-        path = "gpu-hybrid"
-    else:
-        path = "gpu"
     gop = max(1, round(profile.gop_seconds * float(rate)))
-    return EncodePlan(path, rate, gop, resample)
+    index = choice.gpu_index
+    if index is None or choice.fallback_reason in ("cpu-requested", "gpu-failed"):
+        return EncodePlan("cpu", rate, gop, resample)
+    decode = nvdec_support(find_model(choice.gpu_name or ""), source.codec, source.pix_fmt, source.bit_depth)
+    if choice.kind == "nvenc":
+        if not decode.ok:
+            return EncodePlan("gpu-hybrid", rate, gop, resample, hw_decode=False, cuda_frames=True, gpu_index=index,
+                              reason=f"{decode.reason}: CPU decode, then hwupload_cuda and scale_cuda")
+        if source.hdr:
+            return EncodePlan("gpu-hybrid", rate, gop, resample, hw_decode=True, cuda_frames=False, gpu_index=index,
+                              reason="HDR to SDR tone mapping has no CUDA filter here: CPU filters between NVDEC "
+                                     "and NVENC")
+        return EncodePlan("gpu", rate, gop, resample, hw_decode=True, cuda_frames=True, gpu_index=index)
+    if gpu_decode and choice.fallback_reason == "gpu-without-nvenc" and decode.ok and not source.hdr:
+        return EncodePlan("gpu-decode", rate, gop, resample, hw_decode=True, cuda_frames=True, gpu_index=index,
+                          reason=f"{decode.reason}: NVDEC and scale_cuda feed the CPU encoders")
+    return EncodePlan("cpu", rate, gop, resample)
 
 
 def poster_frame(source: SourceInfo) -> int:
@@ -76,21 +107,21 @@ def _rate(rate: Fraction) -> str:
 
 def _pre_filters(source: SourceInfo, plan: EncodePlan) -> list[str]:
     filters: list[str] = []
-    if plan.path == "gpu":
+    rotation = source.rotation % 360
+    if plan.hw_decode and plan.cuda_frames:
         if source.interlaced:
             filters.append("bwdif_cuda=mode=send_frame:deint=interlaced")
-        rotation = source.rotation % 360
-        if rotation == 90:
-            filters.append("transpose_cuda=dir=cclock")
-        elif rotation == 270:
-            filters.append("transpose_cuda=dir=clock")
-    else:
+        if rotation in _TRANSPOSE_CUDA:
+            filters.append(f"transpose_cuda=dir={_TRANSPOSE_CUDA[rotation]}")
+    else:  # CPU frames: ffmpeg's own autorotation has already turned the picture upright
         if source.interlaced:
             filters.append("bwdif=mode=send_frame:deint=interlaced")
         if source.hdr:
             filters.append(_TONEMAP)
     if plan.resample:
         filters.append(f"fps=fps={_rate(plan.frame_rate)}")
+    if plan.cuda_frames and not plan.hw_decode:
+        filters += ["format=yuv420p", f"hwupload_cuda=device={plan.gpu_index or 0}"]
     return filters
 
 
@@ -105,10 +136,11 @@ def _sar(source: SourceInfo, width: int, height: int) -> str:
 
 
 def _scale(plan: EncodePlan, source: SourceInfo, width: int, height: int) -> str:
-    sar = _sar(source, width, height)
-    if plan.path == "gpu":
-        return f"scale_cuda=w={width}:h={height}:interp_algo=bicubic:format=yuv420p,setsar=r={sar}:max=1000000"
-    return f"scale={width}:{height}:flags=bicubic,setsar=r={sar}:max=1000000,format=yuv420p"
+    sar = f"setsar=r={_sar(source, width, height)}:max=1000000"
+    if plan.cuda_frames:
+        scaled = f"scale_cuda=w={width}:h={height}:interp_algo=bicubic:format=yuv420p"
+        return f"{scaled},hwdownload,format=yuv420p,{sar}" if plan.path == "gpu-decode" else f"{scaled},{sar}"
+    return f"scale={width}:{height}:flags=bicubic,{sar},format=yuv420p"
 
 
 def _filter_graph(source: SourceInfo, rungs: Sequence[RungPlan], plan: EncodePlan, poster: bool) -> str:
@@ -121,39 +153,20 @@ def _filter_graph(source: SourceInfo, rungs: Sequence[RungPlan], plan: EncodePla
     if poster:
         top = rungs[0]
         select = f"select=eq(n\\,{poster_frame(source)})"
-        if plan.path == "gpu":
-            parts.append(f"[s{len(rungs)}]{select},{_scale(plan, source, top.width, top.height)},hwdownload,"
-                         f"format=yuv420p,format=yuvj420p[poster]")
+        if plan.cuda_frames:
+            parts.append(f"[s{len(rungs)}]{select},scale_cuda=w={top.width}:h={top.height}:interp_algo=bicubic:"
+                         f"format=yuv420p,hwdownload,format=yuv420p,setsar=1,format=yuvj420p[poster]")
         else:
             parts.append(f"[s{len(rungs)}]{select},scale={top.width}:{top.height}:flags=bicubic,setsar=1,"
                          f"format=yuvj420p[poster]")
     return ";".join(parts)
 
 
-def _video_codec_args(i: int, rung: RungPlan, profile: Profile, choice: EncoderChoice, plan: EncodePlan) -> list[str]:
-    gop = plan.gop_frames
-    rates = [f"-b:v:{i}", f"{rung.bitrate_k}k", f"-maxrate:v:{i}", f"{rung.maxrate_k}k",
-             f"-bufsize:v:{i}", f"{rung.bufsize_k}k"]
-    enc = choice.encoder
-    if enc == "libsvtav1":
-        rates = rates[:2]  # SVT-AV1 caps the peak rate only in CRF mode: VBR at the target average here
-    args = [f"-c:v:{i}", enc, *rates]
-    if choice.kind == "nvenc":
-        args += [f"-preset:v:{i}", rung.preset or profile.nvenc_preset, f"-tune:v:{i}", "hq", f"-rc:v:{i}", "vbr",
-                 f"-no-scenecut:v:{i}", "1", f"-forced-idr:v:{i}", "1", f"-strict_gop:v:{i}", "1"]
-        if enc == "h264_nvenc":
-            args += [f"-profile:v:{i}", "high"]
-    elif enc == "libx264":
-        args += [f"-preset:v:{i}", rung.preset or profile.cpu_preset, f"-profile:v:{i}", "high",
-                 f"-x264-params:v:{i}", "scenecut=0:open_gop=0"]
-    elif enc == "libx265":
-        args += [f"-preset:v:{i}", rung.preset or profile.cpu_preset, f"-tag:v:{i}", "hvc1",
-                 f"-x265-params:v:{i}", f"keyint={gop}:min-keyint={gop}:scenecut=0:open-gop=0:log-level=error"]
-    elif enc == "libsvtav1":
-        preset = rung.preset or profile.cpu_preset
-        args += [f"-preset:v:{i}", str(_SVT_PRESETS.get(preset, preset)),
-                 f"-svtav1-params:v:{i}", f"keyint={gop}:scd=0"]
-    return args
+def video_encoder_args(rungs: Sequence[RungPlan], profile: Profile, choice: EncoderChoice,
+                       plan: EncodePlan) -> list[list[str]]:
+    """Per video output, its encoder arguments exactly as they appear in the ladder command."""
+    return [video_codec_args(i, rung, choice, plan.gop_frames, plan.gpu_index)
+            for i, rung in enumerate(rungs)]
 
 
 def build_ladder_cmd(ffmpeg: str, source: SourceInfo, rungs: Sequence[RungPlan], profile: Profile,
@@ -162,18 +175,19 @@ def build_ladder_cmd(ffmpeg: str, source: SourceInfo, rungs: Sequence[RungPlan],
     """The whole job in one ffmpeg command: every rung, the audio group, the poster, the packaging."""
     out = Path(out_dir)
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y"]
-    if plan.path == "gpu":
-        device = str(choice.gpu_index or 0)
-        cmd += ["-hwaccel", "cuda", "-hwaccel_device", device, "-hwaccel_output_format", "cuda", "-autorotate", "0"]
-    elif plan.path == "gpu-hybrid":
-        cmd += ["-hwaccel", "cuda", "-hwaccel_device", str(choice.gpu_index or 0)]
+    if plan.hw_decode:
+        cmd += ["-hwaccel", "cuda", "-hwaccel_device", str(plan.gpu_index or 0)]
+        if plan.cuda_frames:
+            cmd += ["-hwaccel_output_format", "cuda"]
+            if source.rotation % 360:
+                cmd += ["-display_rotation:v:0", "0"]  # transpose_cuda turns the pixels; nothing else may
     cmd += ["-i", source.path, "-filter_complex", _filter_graph(source, rungs, plan, poster)]
     for i, _ in enumerate(rungs):
         cmd += ["-map", f"[v{i}]"]
     if source.has_audio:
         cmd += ["-map", "0:a:0"]
-    for i, rung in enumerate(rungs):
-        cmd += _video_codec_args(i, rung, profile, choice, plan)
+    for args in video_encoder_args(rungs, profile, choice, plan):
+        cmd += args
     gop_seconds = plan.gop_frames / float(plan.frame_rate)
     cmd += ["-g", str(plan.gop_frames), "-keyint_min", str(plan.gop_frames), "-sc_threshold", "0",
             "-force_key_frames", f"expr:gte(t,n_forced*{gop_seconds:.6g})", "-fps_mode", "cfr",

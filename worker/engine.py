@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import quality
-from worker.capabilities import EncoderChoice, choose_encoder, ffmpeg_build, nvenc_smoke_test
-from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME, EncodePlan, build_ladder_cmd, plan_encode
+from worker.capabilities import ffmpeg_build, gpu_env
+from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME, EncodePlan
 from worker.errors import (
     EncodeCrashed,
     EncodeInterrupted,
@@ -28,9 +28,9 @@ from worker.errors import (
     QualityBelowThreshold,
     WorkerError,
 )
-from worker.gpu import GpuScan, scan_gpus
-from worker.ladder import DEFAULT_PROFILE, Profile, RungPlan, plan_ladder
-from worker.media import SourceInfo, check_limits, probe_source
+from worker.gpu import GpuScan
+from worker.ladder import DEFAULT_PROFILE, Profile
+from worker.media import SourceInfo
 from worker.package import (
     RenditionFiles,
     collect_renditions,
@@ -40,9 +40,11 @@ from worker.package import (
     staging_dir,
     write_master,
 )
+from worker.planning import JobPlan, cpu_replan, plan_job
 from worker.settings import EngineSettings
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobProgress", "classify_failure", "encode_timeout", "transcode"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobPlan", "JobProgress", "classify_failure", "encode_timeout",
+           "gpu_failure", "plan_job", "transcode"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,11 @@ _REJECTED = ("Invalid data found when processing input", "Error opening input", 
              "Invalid argument", "Error parsing", "No such filter", "Unrecognized option")
 # GPU resource problems: another attempt, maybe on another node, may succeed
 _GPU_TRANSIENT = ("OpenEncodeSessionEx failed", "CUDA_ERROR", "No decoder surfaces left", "out of memory",
-                  "Cannot load libcuda", "NVENC capable devices", "cuInit", "cuCtxCreate")
+                  "Cannot load libcuda", "NVENC capable devices", "cuInit", "cuCtxCreate", "InitializeEncoder failed",
+                  "Device creation failed", "No device available for decoder", "Could not dynamically load CUDA")
+# what marks a failure as the GPU's (on a path that uses one): the job can still succeed on the CPU path
+_GPU_WORDS = ("cuda", "nvenc", "nvdec", "cuvid", "openencodesessionex", "initializeencoder", "decoder surfaces",
+              "device creation failed", "no device available", "impossible to convert")
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,14 @@ class JobProgress:
 def encode_timeout(duration: float, settings: EngineSettings) -> float:
     """Hard limit for one encode: a floor plus a multiple of the source duration."""
     return settings.timeout_floor_s + settings.timeout_factor * duration
+
+
+def gpu_failure(tail: str) -> str | None:
+    """The first line of ffmpeg's stderr that shows a GPU failure (CUDA, NVDEC, NVENC), or ``None``."""
+    for line in tail.splitlines():
+        if any(word in line.lower() for word in _GPU_WORDS):
+            return line.strip()[:300]
+    return None
 
 
 def classify_failure(result: quality.RunResult, *, stall_timeout: float, timeout: float) -> WorkerError:
@@ -93,14 +107,42 @@ def classify_failure(result: quality.RunResult, *, stall_timeout: float, timeout
     return EncodeCrashed("ffmpeg failed", stderr_tail=tail, returncode=result.returncode)
 
 
-def _select_encoder(settings: EngineSettings, profile: Profile, rungs: list[RungPlan], ffmpeg: str,
-                    gpu_scan: GpuScan | None) -> EncoderChoice:
-    if settings.encoder == "cpu":
-        return choose_encoder("cpu", profile.codec, None, sessions_needed=len(rungs), build=None)
-    scan = gpu_scan if gpu_scan is not None else scan_gpus()
-    smoke = (lambda enc: nvenc_smoke_test(ffmpeg, enc)) if settings.nvenc_probe else None
-    return choose_encoder(settings.encoder, profile.codec, scan, sessions_needed=len(rungs),
-                          build=ffmpeg_build(ffmpeg), smoke=smoke)
+def _run_encode(job: JobPlan, settings: EngineSettings, report: Callable[[JobProgress], None],
+                stop: threading.Event | None,
+                adapt_command: Callable[[list[str]], list[str]] | None) -> tuple[quality.RunResult, float]:
+    cmd = list(job.argv) if adapt_command is None else adapt_command(list(job.argv))
+    logger.debug("encode command: %s", quality.quoted(cmd))
+    duration = job.source.duration
+    total_us = max(duration, 0.001) * 1e6
+
+    def progress(p: quality.Progress) -> None:
+        done = (p.out_time_s or 0) * 1e6
+        percent = min(100.0, 100 * done / total_us)
+        eta = (duration - (p.out_time_s or 0)) / p.speed if p.speed else None
+        report(JobProgress("encode", percent, p.fps, p.speed, eta))
+
+    timeout = encode_timeout(duration, settings)
+    env = gpu_env() if job.plan.gpu_index is not None else None
+    result = quality.run_ffmpeg(cmd, on_progress=progress, timeout=timeout, stall_timeout=settings.stall_timeout_s,
+                                stop=stop, env=env)
+    return result, timeout
+
+
+def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callable[[JobProgress], None],
+            stop: threading.Event | None, adapt_command: Callable[[list[str]], list[str]] | None) -> JobPlan:
+    """Run the encode; under ``auto``, a GPU failure re-runs the job on the CPU path in the same attempt."""
+    result, timeout = _run_encode(job, settings, report, stop, adapt_command)
+    if result.outcome == "failed" and job.plan.path != "cpu" and settings.encoder == "auto":
+        detail = gpu_failure(result.stderr_tail)
+        if detail is not None:
+            logger.warning("the %s path failed on the GPU (%s); encoding again on the CPU", job.plan.path, detail)
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            job = cpu_replan(job, detail, folder)
+            result, timeout = _run_encode(job, settings, report, stop, adapt_command)
+    if result.outcome != "ok":
+        raise classify_failure(result, stall_timeout=settings.stall_timeout_s, timeout=timeout)
+    return job
 
 
 def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[RenditionFiles], source: SourceInfo,
@@ -150,8 +192,13 @@ def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Renditi
 
 def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile = DEFAULT_PROFILE,
               settings: EngineSettings | None = None, on_progress: Callable[[JobProgress], None] | None = None,
-              stop: threading.Event | None = None, gpu_scan: GpuScan | None = None) -> dict[str, Any]:
-    """Encode ``input_path`` into a package at ``out_dir`` and return its manifest (also written as JSON)."""
+              stop: threading.Event | None = None, gpu_scan: GpuScan | None = None,
+              adapt_command: Callable[[list[str]], list[str]] | None = None) -> dict[str, Any]:
+    """Encode ``input_path`` into a package at ``out_dir`` and return its manifest (also written as JSON).
+
+    ``gpu_scan`` replaces NVML's view of the GPUs; ``adapt_command`` rewrites the encode command before it runs
+    (the CPU emulation of the GPU graph in the tests).
+    """
     settings = settings or EngineSettings()
     report = on_progress or (lambda _: None)
     timings: dict[str, float] = {}
@@ -162,30 +209,12 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
         timings[stage] = round(now - since, 4)
         return now
 
-    source = probe_source(input_path)
-    check_limits(source, settings)
-    ffmpeg = quality.resolve_ffmpeg(settings.ffmpeg_binary)
-    rungs = plan_ladder(source.width, source.height, profile)
-    choice = _select_encoder(settings, profile, rungs, ffmpeg, gpu_scan)
-    plan = plan_encode(source, profile, choice)
-    t = lap("probe", started)
-
     with staging_dir(Path(out_dir)) as folder:
-        cmd = build_ladder_cmd(ffmpeg, source, rungs, profile, choice, plan, folder)
-        logger.debug("encode command: %s", quality.quoted(cmd))
-        total_us = max(source.duration, 0.001) * 1e6
-
-        def progress(p: quality.Progress) -> None:
-            done = (p.out_time_s or 0) * 1e6
-            percent = min(100.0, 100 * done / total_us)
-            eta = (source.duration - (p.out_time_s or 0)) / p.speed if p.speed else None
-            report(JobProgress("encode", percent, p.fps, p.speed, eta))
-
-        timeout = encode_timeout(source.duration, settings)
-        result = quality.run_ffmpeg(cmd, on_progress=progress, timeout=timeout,
-                                    stall_timeout=settings.stall_timeout_s, stop=stop)
-        if result.outcome != "ok":
-            raise classify_failure(result, stall_timeout=settings.stall_timeout_s, timeout=timeout)
+        job = plan_job(input_path, folder, profile, settings, gpu_scan=gpu_scan)
+        source = job.source
+        t = lap("probe", started)
+        job = _encode(job, folder, settings, report, stop, adapt_command)
+        choice, plan, rungs, ffmpeg = job.choice, job.plan, list(job.rungs), job.ffmpeg
         t = lap("encode", t)
 
         files = collect_renditions(folder, len(rungs) + (1 if source.has_audio else 0), duration=source.duration,
@@ -217,8 +246,9 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
             "encoder": choice.encoder,
             "encoder_kind": choice.kind,
             "video_path": plan.path,
+            "path_reason": plan.reason,
             "fallback_reason": choice.reason_text,
-            "gpu_index": choice.gpu_index,
+            "gpu_index": plan.gpu_index,
             "gop_frames": plan.gop_frames,
             "segment_seconds": profile.segment_seconds,
             "hls": HLS_MASTER_NAME,

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["GpuInfo", "GpuScan", "NO_NVENC_MODELS", "has_nvenc", "scan_gpus", "session_limit"]
+from worker.gpu_models import GEFORCE_SESSION_LIMIT, find_model
+
+__all__ = ["GpuInfo", "GpuScan", "has_nvenc", "nvenc_evidence", "scan_gpus", "session_limit"]
 
 logger = logging.getLogger(__name__)
-
-# Data-centre GPUs built without NVENC (they keep NVDEC): encoding on them must fall back to the CPU.
-NO_NVENC_MODELS = ("A100", "A30", "A800", "H100", "H200", "H800", "H20", "GH200", "B100", "B200", "GB200")
-
-# GeForce drivers cap concurrent NVENC sessions per system; data-centre cards are limited by capacity only.
-GEFORCE_SESSION_LIMIT = 8
 
 
 @dataclass(frozen=True)
@@ -32,6 +27,10 @@ class GpuInfo:
     encoder_sessions: int | None
     encoder_capacity_h264: int | None
     nvenc: bool
+    nvenc_evidence: str = "model-table"
+    """What ``nvenc`` rests on: ``nvml-capacity`` (NVML reports encoder capacity), ``nvml-not-supported`` (NVML
+    says this GPU has no encoder to query), ``model-table`` (the GPU table), or ``assumed`` (an unknown model: the
+    test encode decides)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,15 +43,34 @@ class GpuScan:
     """Why NVML could not be used (no library, no driver), or ``None``."""
 
 
-_NO_NVENC_RE = re.compile(r"\b(" + "|".join(NO_NVENC_MODELS) + r")\b", re.IGNORECASE)
-
-
 def has_nvenc(name: str) -> bool:
-    """False for the GPU models built without an NVENC engine (H100, H200, A100, B200, ...)."""
-    return _NO_NVENC_RE.search(name) is None
+    """From the model table only: False for models built without NVENC (H100, H200, A100, B200, ...)."""
+    model = find_model(name)
+    return model is None or model.nvenc_engines > 0
+
+
+def nvenc_evidence(name: str, capacity: int | None, not_supported: bool) -> tuple[bool, str]:
+    """Whether the GPU has an NVENC engine, and what says so.
+
+    NVML's encoder capacity is the remaining share of the encoder (0-100): above 0 proves an engine exists; "not
+    supported" proves there is none. 0 is ambiguous (absent, or fully busy) and an error says nothing, so those
+    two fall back to the model table, and an unknown model is given the benefit of the doubt (the one-frame test
+    encode then decides).
+    """
+    if capacity is not None and capacity > 0:
+        return True, "nvml-capacity"
+    if not_supported:
+        return False, "nvml-not-supported"
+    model = find_model(name)
+    if model is None:
+        return True, "assumed"
+    return model.nvenc_engines > 0, "model-table"
 
 
 def session_limit(name: str) -> int | None:
+    model = find_model(name)
+    if model is not None:
+        return model.session_limit
     return GEFORCE_SESSION_LIMIT if "GEFORCE" in name.upper() else None
 
 
@@ -62,6 +80,19 @@ def _call(nvml: Any, function: str, *args: Any) -> Any:
         return getattr(nvml, function)(*args)
     except Exception:
         return None
+
+
+def _not_supported(nvml: Any, exc: Exception) -> bool:
+    code = getattr(nvml, "NVML_ERROR_NOT_SUPPORTED", 3)
+    return getattr(exc, "value", None) == code or "NotSupported" in type(exc).__name__
+
+
+def _capacity(nvml: Any, handle: Any) -> tuple[int | None, bool]:
+    """(H.264 encoder capacity or None, whether NVML said the query is not supported on this GPU)."""
+    try:
+        return int(nvml.nvmlDeviceGetEncoderCapacity(handle, getattr(nvml, "NVML_ENCODER_QUERY_H264", 0))), False
+    except Exception as exc:
+        return None, _not_supported(nvml, exc)
 
 
 def _text(value: Any) -> str:
@@ -77,8 +108,9 @@ def _gpu(nvml: Any, index: int, driver: str | None) -> GpuInfo:
     enc = _call(nvml, "nvmlDeviceGetEncoderUtilization", handle)
     dec = _call(nvml, "nvmlDeviceGetDecoderUtilization", handle)
     sessions = _call(nvml, "nvmlDeviceGetEncoderSessions", handle)
-    capacity = _call(nvml, "nvmlDeviceGetEncoderCapacity", handle, getattr(nvml, "NVML_ENCODER_QUERY_H264", 0))
+    capacity, not_supported = _capacity(nvml, handle)
     name_text = _text(name) if name is not None else "unknown"
+    nvenc, evidence = nvenc_evidence(name_text, capacity, not_supported)
     return GpuInfo(
         index=index, name=name_text, uuid=_text(uuid) if uuid is not None else None, driver=driver,
         memory_total_bytes=int(memory.total) if memory is not None else None,
@@ -87,8 +119,7 @@ def _gpu(nvml: Any, index: int, driver: str | None) -> GpuInfo:
         encoder_utilization=int(enc[0]) if enc is not None else None,
         decoder_utilization=int(dec[0]) if dec is not None else None,
         encoder_sessions=len(sessions) if sessions is not None else None,
-        encoder_capacity_h264=int(capacity) if capacity is not None else None,
-        nvenc=has_nvenc(name_text),
+        encoder_capacity_h264=capacity, nvenc=nvenc, nvenc_evidence=evidence,
     )
 
 

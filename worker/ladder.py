@@ -31,6 +31,24 @@ __all__ = ["DEFAULT_PROFILE", "Codec", "Profile", "Rung", "RungPlan", "load_prof
 Codec = Literal["h264", "hevc", "av1"]
 """Video codecs a profile may ask for; each has an NVENC and a CPU encoder."""
 
+CpuPreset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
+"""x264/x265 speed presets (libsvtav1 gets the matching numeric preset)."""
+
+NvencPreset = Literal["p1", "p2", "p3", "p4", "p5", "p6", "p7"]
+"""NVENC presets, fastest (p1) to best (p7). NVENC refuses the x264 names, so the two are kept apart."""
+
+_NVENC_PRESETS = {f"p{n}" for n in range(1, 8)}
+
+
+def _split_legacy_preset(data: object) -> object:
+    """``preset:`` (one name for both encoders) becomes ``cpu_preset`` or ``nvenc_preset`` by its value."""
+    if isinstance(data, dict) and "preset" in data:
+        data = dict(data)
+        value = data.pop("preset")
+        if value is not None:
+            data.setdefault("nvenc_preset" if str(value) in _NVENC_PRESETS else "cpu_preset", value)
+    return data
+
 
 class Rung(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -39,8 +57,11 @@ class Rung(BaseModel):
     bitrate_k: int = Field(ge=16, description="target average bitrate, kbit/s")
     maxrate_k: int | None = Field(default=None, ge=16, description="peak rate; default 1.1 x bitrate")
     bufsize_k: int | None = Field(default=None, ge=16, description="VBV buffer; default 2 x bitrate")
-    preset: str | None = Field(default=None, description="overrides the profile's preset for this rung")
+    cpu_preset: CpuPreset | None = Field(default=None, description="overrides the profile's CPU preset")
+    nvenc_preset: NvencPreset | None = Field(default=None, description="overrides the profile's NVENC preset")
     min_vmaf: float | None = Field(default=None, ge=0, le=100, description="quality threshold for this rung")
+
+    _legacy = model_validator(mode="before")(_split_legacy_preset)
 
 
 class Profile(BaseModel):
@@ -52,8 +73,8 @@ class Profile(BaseModel):
     gop_seconds: float = Field(default=2.0, gt=0, le=10)
     segment_seconds: float = Field(default=4.0, gt=0, le=30)
     max_fps: float = Field(default=60.0, gt=0, le=240)
-    cpu_preset: str = "veryfast"
-    nvenc_preset: str = "p4"
+    cpu_preset: CpuPreset = "veryfast"
+    nvenc_preset: NvencPreset = "p4"
     audio_bitrate_k: int = Field(default=128, ge=16, le=512)
     min_vmaf: float | None = Field(default=None, ge=0, le=100, description="threshold for rungs without their own")
 
@@ -110,7 +131,8 @@ class RungPlan:
     bitrate_k: int
     maxrate_k: int
     bufsize_k: int
-    preset: str | None
+    cpu_preset: str
+    nvenc_preset: str
     min_vmaf: float | None
 
     @property
@@ -172,7 +194,8 @@ def plan_ladder(width: int, height: int, profile: Profile) -> list[RungPlan]:
         plans.append(RungPlan(
             name=name, width=w, height=h, bitrate_k=bitrate_k,
             maxrate_k=rung.maxrate_k or int(bitrate_k * 1.1), bufsize_k=rung.bufsize_k or bitrate_k * 2,
-            preset=rung.preset, min_vmaf=rung.min_vmaf if rung.min_vmaf is not None else profile.min_vmaf,
+            cpu_preset=rung.cpu_preset or profile.cpu_preset, nvenc_preset=rung.nvenc_preset or profile.nvenc_preset,
+            min_vmaf=rung.min_vmaf if rung.min_vmaf is not None else profile.min_vmaf,
         ))
 
     top_short = kept[0].height if kept else 0

@@ -33,6 +33,8 @@ class EngineSettings(BaseSettings):
     vmaf_subsample: int = Field(default=5, ge=1, description="score every Nth frame of each rendition")
     vmaf_threads: int | None = Field(default=None, ge=1)
     nvenc_probe: bool = Field(default=True, description="run a one-frame NVENC test encode before using NVENC")
+    gpu_decode: bool = Field(default=True, description="on a GPU without NVENC, decode and scale on it anyway "
+                                                       "(NVDEC + scale_cuda feeding the CPU encoders)")
     ffmpeg_binary: str | None = Field(default=None, validation_alias="FFMPEG_BINARY")
     scratch_dir: Path | None = None
 

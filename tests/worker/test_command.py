@@ -22,7 +22,7 @@ SOURCE = SourceInfo(
 PROFILE = Profile(rungs=(Rung(height=720, bitrate_k=3000), Rung(height=360, bitrate_k=800)), gop_seconds=2,
                   segment_seconds=4)
 CPU = EncoderChoice("cpu", "libx264", fallback_reason="no-gpu")
-NVENC = EncoderChoice("nvenc", "h264_nvenc", gpu_index=1)
+NVENC = EncoderChoice("nvenc", "h264_nvenc", gpu_index=1, gpu_name="NVIDIA L4")
 
 
 def build(source: SourceInfo = SOURCE, choice: EncoderChoice = CPU, profile: Profile = PROFILE) -> list[str]:
@@ -64,7 +64,8 @@ def test_gpu_path_keeps_frames_on_the_gpu() -> None:
     source = replace(SOURCE, rotation=90, width=720, height=1280, interlaced=True)
     cmd = build(source, NVENC)
     assert cmd[cmd.index("-i") - 8: cmd.index("-i")] == [
-        "-hwaccel", "cuda", "-hwaccel_device", "1", "-hwaccel_output_format", "cuda", "-autorotate", "0"]
+        "-hwaccel", "cuda", "-hwaccel_device", "1", "-hwaccel_output_format", "cuda", "-display_rotation:v:0", "0"]
+    assert "-autorotate" not in cmd  # a flag without a value: "-autorotate 0" made "0" an output file
     graph = arg(cmd, "-filter_complex")
     assert graph.startswith("[0:v]bwdif_cuda=mode=send_frame:deint=interlaced,transpose_cuda=dir=cclock,split=3")
     assert "scale_cuda=w=720:h=1280:interp_algo=bicubic:format=yuv420p" in graph
@@ -119,7 +120,7 @@ def test_poster_frame() -> None:
 
 
 def test_master_playlist_lists_every_rendition() -> None:
-    rung = RungPlan("720p", 1280, 720, 3000, 3300, 6000, None, None)
+    rung = RungPlan("720p", 1280, 720, 3000, 3300, 6000, "veryfast", "p4", None)
     video = RenditionFiles(0, "media_0.m3u8", "init_0.m4s", ("seg_0_00001.m4s",), 10, 2_900_000, 3_100_000)
     audio = RenditionFiles(1, "media_1.m3u8", "init_1.m4s", ("seg_1_00001.m4s",), 10, 128_000, 130_000)
     text = master_playlist([(rung, video, "avc1.64001f")], Fraction(30000, 1001), (audio, "mp4a.40.2"))

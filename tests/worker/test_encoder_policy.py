@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from worker.capabilities import FfmpegBuild, choose_encoder
+from worker.capabilities import FfmpegBuild, choose_encoder, nvenc_smoke_cmd
 from worker.errors import GpuUnavailable
 from worker.gpu import GpuInfo, GpuScan, has_nvenc, scan_gpus
 
@@ -19,7 +19,7 @@ def gpu(name: str, sessions: int = 0, index: int = 0, util: int = 0) -> GpuInfo:
     return GpuInfo(index, name, None, "550.54", 16 << 30, 1 << 30, 5, util, 0, sessions, 100, has_nvenc(name))
 
 
-def ok_smoke(encoder: str) -> tuple[bool, str]:
+def ok_smoke(encoder: str, index: int) -> tuple[bool, str]:
     return True, "ok"
 
 
@@ -50,7 +50,7 @@ def test_auto_falls_back_with_the_reason_and_gpu_fails_with_it(scan: GpuScan, re
 def test_failed_test_encode_falls_back() -> None:
     scan = GpuScan((gpu("Tesla T4"),), None)
     choice = choose_encoder("auto", "hevc", scan, sessions_needed=3, build=BUILD,
-                            smoke=lambda enc: (False, "OpenEncodeSessionEx failed: out of memory (10)"))
+                            smoke=lambda enc, index: (False, "OpenEncodeSessionEx failed: out of memory (10)"))
     assert (choice.kind, choice.encoder, choice.fallback_reason) == ("cpu", "libx265", "test-encode-failed")
     assert "out of memory" in (choice.reason_text or "")
 
@@ -64,11 +64,23 @@ def test_listed_but_missing_encoder_in_build() -> None:
 def test_usable_nvenc_picks_the_least_busy_gpu_with_free_sessions() -> None:
     scan = GpuScan((gpu("NVIDIA H100 PCIe", index=0), gpu("NVIDIA L4", index=1, util=70),
                     gpu("NVIDIA L4", index=2, util=10)), None)
-    seen: list[str] = []
+    seen: list[tuple[str, int]] = []
     choice = choose_encoder("gpu", "av1", scan, sessions_needed=5, build=BUILD,
-                            smoke=lambda enc: (seen.append(enc) or True, "ok"))
+                            smoke=lambda enc, index: (seen.append((enc, index)) or True, "ok"))
     assert (choice.kind, choice.encoder, choice.gpu_index, choice.fallback_reason) == ("nvenc", "av1_nvenc", 2, None)
-    assert seen == ["av1_nvenc"]
+    assert seen == [("av1_nvenc", 2)]  # the test encode runs on the GPU that was chosen, not on the first one
+
+
+def test_nvenc_without_the_codec_falls_back_and_keeps_the_gpu_for_decoding() -> None:
+    choice = choose_encoder("auto", "av1", GpuScan((gpu("Tesla T4", index=3),), None), sessions_needed=2,
+                            build=BUILD, smoke=ok_smoke)
+    assert (choice.kind, choice.encoder, choice.fallback_reason) == ("cpu", "libsvtav1", "nvenc-codec-unsupported")
+    assert choice.gpu_index == 3 and "T4 cannot encode av1" in (choice.reason_text or "")
+
+
+def test_smoke_command_names_the_gpu() -> None:
+    cmd = nvenc_smoke_cmd("ffmpeg", "hevc_nvenc", 2)
+    assert cmd[cmd.index("-gpu") + 1] == "2" and cmd[cmd.index("-c:v") + 1] == "hevc_nvenc"
 
 
 def test_geforce_with_room_is_used() -> None:
@@ -82,8 +94,10 @@ class FakeNvml:
 
     NVML_ENCODER_QUERY_H264 = 0
 
-    def __init__(self, names: list[str], *, init_error: Exception | None = None, fail: set[str] | None = None):
+    def __init__(self, names: list[str], *, init_error: Exception | None = None, fail: set[str] | None = None,
+                 capacity: dict[str, int | None] | None = None):
         self.names = names
+        self.capacity = capacity or {}
         self.init_error = init_error
         self.fail = fail or set()
         self.shutdown = False
@@ -133,11 +147,20 @@ class FakeNvml:
         return [object(), object()]
 
     def nvmlDeviceGetEncoderCapacity(self, h: int, kind: int) -> int:
-        return 80
+        value = self.capacity.get(self.names[h], 80)
+        if value is None:
+            raise NotSupported()
+        return value
+
+
+class NotSupported(Exception):
+    """What pynvml raises for NVML_ERROR_NOT_SUPPORTED (its class carries ``value`` 3)."""
+
+    value = 3
 
 
 def test_scan_reads_every_field() -> None:
-    nvml = FakeNvml(["NVIDIA L4", "NVIDIA H100 80GB HBM3"])
+    nvml = FakeNvml(["NVIDIA L4", "NVIDIA H100 80GB HBM3"], capacity={"NVIDIA H100 80GB HBM3": None})
     scan = scan_gpus(nvml)
     assert scan.error is None and nvml.shutdown
     l4, h100 = scan.gpus
@@ -145,6 +168,22 @@ def test_scan_reads_every_field() -> None:
         "NVIDIA L4", "550.54.15", 41, 12, 2)
     assert l4.memory_total_bytes == 24 << 30 and l4.encoder_capacity_h264 == 80
     assert l4.nvenc and not h100.nvenc
+    assert (l4.nvenc_evidence, h100.nvenc_evidence) == ("nvml-capacity", "nvml-not-supported")
+
+
+@pytest.mark.parametrize(
+    ("name", "capacity", "nvenc", "evidence"),
+    [
+        ("NVIDIA Future GPU 9000", None, False, "nvml-not-supported"),  # not in any list: NVML decides
+        ("NVIDIA H100 PCIe", 100, True, "nvml-capacity"),  # NVML's word beats the model list
+        ("Tesla T4", 0, True, "model-table"),  # 0 is a busy encoder or none: the table says T4 has one
+        ("NVIDIA A100-SXM4-40GB", 0, False, "model-table"),
+    ],
+)
+def test_nvenc_presence_comes_from_nvml_capacity_first(name: str, capacity: int | None, nvenc: bool,
+                                                       evidence: str) -> None:
+    (info,) = scan_gpus(FakeNvml([name], capacity={name: capacity})).gpus
+    assert (info.nvenc, info.nvenc_evidence) == (nvenc, evidence)
 
 
 def test_unsupported_fields_become_none() -> None:
