@@ -127,6 +127,14 @@ def cmd_transcode(args: argparse.Namespace) -> int:
     return RET_OK
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from worker.selftest import run_selftest
+
+    report = run_selftest(_settings({}), require_gpu=args.require_gpu)
+    print(report.to_json() if args.json else "\n".join(report.lines()))
+    return RET_OK if report.ok else RET_FAILED
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from worker.app import create_worker, ensure_resources, start_health
     from worker.service import EXIT_DRAIN_EXPIRED
@@ -224,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     probe = sub.add_parser("probe", help="print GPUs, the ffmpeg build and NVENC test encodes as JSON")
     probe.add_argument("--require-nvenc", action="store_true", help="exit 1 unless some NVENC codec is usable")
     probe.set_defaults(func=cmd_probe)
+    stest = sub.add_parser("selftest", help="check this node's GPU, decoders, CUDA filters, encoders and a 1080p "
+                                           "ladder; one PASS/FAIL/SKIP line each; exit 1 on any FAIL")
+    stest.add_argument("--require-gpu", action="store_true",
+                       help="a check skipped for want of a GPU (or a ladder on the CPU path) is a FAIL")
+    stest.add_argument("--json", action="store_true")
+    stest.set_defaults(func=cmd_selftest)
     tr = sub.add_parser("transcode", help="encode one file into an HLS/DASH package with manifest.json",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tr.add_argument("input")
