@@ -12,7 +12,7 @@ import yaml
 from tests.deploy.conftest import CHART, KUBE_VERSION, REQUIRED, VARIANTS, Rendered, render, validate_files
 
 GPU_VARIANTS = ["default", "gpu", "scaledjob", "blue", "green", "green-paused-job"]
-CORE = {"Deployment", "ServiceAccount", "ConfigMap", "Service", "NetworkPolicy", "PodDisruptionBudget"}
+CORE = {"Pod", "Deployment", "ServiceAccount", "ConfigMap", "Service", "NetworkPolicy", "PodDisruptionBudget"}
 SECRET_MARKERS = ["connectionstring", "connection_string", "accountkey", "sharedaccesssignature", "sharedaccesskey",
                   "secretkeyref", "secrettargetref", "connectionfromenv", "sig=", "password", "clientsecret",
                   "client_secret", "kind: secret"]
@@ -330,8 +330,9 @@ def test_blue_and_green_run_side_by_side(variants: dict[str, Rendered]) -> None:
     blue, green = variants["blue"], variants["green"]
     names = {r.name: {(d["kind"], d["metadata"]["name"]) for d in r.docs} for r in (blue, green)}
     assert not names["blue"] & names["green"], "no object may be shared by the two slots"
-    assert {n for _, n in names["blue"]} == {"transcoder-blue", "transcoder-blue-profile"}
-    assert {n for _, n in names["green"]} == {"transcoder-green", "transcoder-green-profile"}
+    assert {n for _, n in names["blue"]} == {"transcoder-blue", "transcoder-blue-profile", "transcoder-blue-selftest"}
+    assert {n for _, n in names["green"]} == {"transcoder-green", "transcoder-green-profile",
+                                              "transcoder-green-selftest"}
     for rendered, slot in ((blue, "blue"), (green, "green")):
         for doc in rendered.docs:
             assert doc["metadata"]["labels"]["slot"] == slot, (slot, doc["kind"])
@@ -412,3 +413,32 @@ def test_values_yaml_is_what_the_tests_assume() -> None:
     values = chart_values()
     assert values["terminationGracePeriodSeconds"] > values["worker"]["drainSeconds"]
     assert values["image"]["tag"] == "" and values["storage"]["accountName"] == ""
+
+
+def selftest_pod(rendered: Rendered) -> dict[str, Any]:
+    pods = [d for d in rendered.docs if d["kind"] == "Pod"]
+    assert len(pods) == 1, rendered.kinds()
+    return pods[0]
+
+
+def test_helm_test_runs_the_selftest_on_the_gpu_pool(variants: dict[str, Rendered]) -> None:
+    pod = selftest_pod(variants["gpu"])
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    assert container["args"] == ["selftest", "--require-gpu"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert spec["nodeSelector"] == variants["gpu"].pod_spec()["nodeSelector"]
+    assert spec["tolerations"] == variants["gpu"].pod_spec()["tolerations"]
+    assert spec["restartPolicy"] == "Never" and spec["activeDeadlineSeconds"] == 300
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["image"] == variants["gpu"].container()["image"]
+
+
+def test_helm_test_on_the_cpu_variant_asks_for_no_gpu(variants: dict[str, Rendered]) -> None:
+    pod = selftest_pod(variants["cpu"])
+    (container,) = pod["spec"]["containers"]
+    assert container["args"] == ["selftest"] and "nvidia.com/gpu" not in container["resources"]["limits"]
+    assert "tolerations" not in pod["spec"]
+    off = render("no-selftest", "transcoder", [*REQUIRED, "--set", "selftest.enabled=false"])
+    assert not off.has("Pod")
