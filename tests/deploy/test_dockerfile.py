@@ -66,12 +66,25 @@ def final(steps: list[Instruction]) -> list[Instruction]:
 
 def test_gpu_or_cpu_base_chosen_by_build_argument(steps: list[Instruction]) -> None:
     assert steps[0].keyword == "ARG" and steps[0].args == "ENABLE_GPU=true"
+    assert steps[1].keyword == "ARG" and steps[1].args == "FFMPEG_SOURCE=wheel"  # the compiled ffmpeg is opt-in
     froms = [s.args for s in steps if s.keyword == "FROM"]
     assert re.fullmatch(r"nvidia/cuda:12\.\d+\.\d+-runtime-ubuntu24\.04 AS base-true", froms[0]), froms[0]
     assert froms[1] == "ubuntu:24.04 AS base-false"
     assert froms[2] == "base-${ENABLE_GPU} AS runtime-base"
-    assert froms[3:] == ["runtime-base AS build", "runtime-base"], "multi-stage: build, then the final image"
+    assert froms[3] == "runtime-base AS ffmpeg-wheel"
+    assert re.fullmatch(r"nvidia/cuda:12\.\d+\.\d+-devel-ubuntu24\.04 AS ffmpeg-build", froms[4]), froms[4]
+    assert froms[5] == "ffmpeg-${FFMPEG_SOURCE} AS ffmpeg"
+    assert froms[6:] == ["runtime-base AS build", "runtime-base"], "multi-stage: build, then the final image"
     assert not [f for f in froms if ":latest" in f]
+
+
+def test_the_compiled_ffmpeg_has_libvmaf_with_cuda(steps: list[Instruction]) -> None:
+    build = [s for s in steps if s.stage == 4]
+    runs = " ".join(s.args for s in build if s.keyword == "RUN")
+    assert "-Denable_cuda=true" in runs and "--enable-libvmaf" in runs and "--enable-nonfree" in runs
+    assert '--branch "${VMAF_TAG}"' in runs and 'grep -q " libvmaf_cuda "' in runs
+    args = {s.args.split("=")[0]: s.args.split("=")[1] for s in build if s.keyword == "ARG"}
+    assert args["VMAF_TAG"].startswith("v3.") and args["FFMPEG_TAG"].startswith("n")
 
 
 def test_final_image_runs_the_worker_as_a_numeric_non_root_user(steps: list[Instruction]) -> None:
@@ -91,12 +104,13 @@ def test_no_build_secrets_and_no_compilers_in_the_final_image(steps: list[Instru
     text = DOCKERFILE.read_text()
     assert "--mount=type=secret" not in text and "--secret" not in text
     assert not [s for s in steps if s.keyword == "ARG" and re.search(r"TOKEN|SECRET|PASSWORD|KEY", s.args, re.I)]
-    installs = " ".join(s.args for s in steps if s.keyword == "RUN" and "apt-get install" in s.args)
+    installs = " ".join(s.args for s in steps if s.keyword == "RUN" and "apt-get install" in s.args
+                        and s.stage != 4)  # only the opt-in ffmpeg-build stage compiles
     assert not re.search(r"\b(gcc|g\+\+|clang|build-essential|make|python3-dev)\b", installs), installs
     final_runs = " ".join(s.args for s in final(steps) if s.keyword == "RUN")
     assert "apt-get" not in final_runs and "pip install" not in final_runs
     copies = [s.args for s in final(steps) if s.keyword == "COPY"]
-    assert copies == ["--from=build /opt/venv /opt/venv"]
+    assert copies == ["--from=build /opt/venv /opt/venv", "--from=ffmpeg /opt/ffmpeg /opt/ffmpeg"]
 
 
 def test_ffmpeg_is_the_pinned_imageio_ffmpeg_the_tests_use(steps: list[Instruction]) -> None:
@@ -146,13 +160,15 @@ def ffmpeg_check(steps: list[Instruction]) -> str:
     return check.args
 
 
-def run_check(script: str, ffmpeg: str, enable_gpu: str) -> subprocess.CompletedProcess[str]:
+def run_check(script: str, ffmpeg: str, enable_gpu: str,
+              ffmpeg_source: str = "wheel") -> subprocess.CompletedProcess[str]:
     """The check as the build runs it: bash with pipefail, `ffmpeg` on PATH, ENABLE_GPU from the build argument."""
     bin_dir = Path(ffmpeg).parent / f"bin-{Path(ffmpeg).name}-{enable_gpu}"
     bin_dir.mkdir(exist_ok=True)
     if not (bin_dir / "ffmpeg").exists():
         (bin_dir / "ffmpeg").symlink_to(ffmpeg)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "ENABLE_GPU": enable_gpu}
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "ENABLE_GPU": enable_gpu,
+           "FFMPEG_SOURCE": ffmpeg_source}
     return subprocess.run(["bash", "-o", "pipefail", "-c", script], capture_output=True, text=True, env=env,
                           timeout=120)
 
@@ -164,7 +180,8 @@ def test_the_build_check_passes_with_the_pinned_ffmpeg(steps: list[Instruction],
     (tmp_path / "ffmpeg").symlink_to(ffmpeg)
     result = run_check(ffmpeg_check(steps), str(tmp_path / "ffmpeg"), enable_gpu)
     assert result.returncode == 0, result.stderr
-    expected = ("libx264 h264_nvenc hevc_nvenc libvmaf scale_cuda" if enable_gpu == "true" else "libx264 libvmaf")
+    expected = ("libx264 h264_nvenc hevc_nvenc libvmaf scale_cuda transpose_cuda bwdif_cuda hwupload_cuda"
+                if enable_gpu == "true" else "libx264 libvmaf")
     assert result.stdout.strip() == f"ffmpeg has {expected}"
 
 
@@ -184,7 +201,8 @@ def test_the_build_check_fails_when_nvenc_or_cuda_filters_are_missing(steps: lis
     cpu_only = fake_ffmpeg(tmp_path / "cpu-only", ["libx264", "libx265"], ["libvmaf", "scale"])
     result = run_check(check, cpu_only, "true")
     assert result.returncode == 1
-    assert "lacks: encoder:h264_nvenc encoder:hevc_nvenc filter:scale_cuda;" in result.stderr
+    assert ("lacks: encoder:h264_nvenc encoder:hevc_nvenc filter:scale_cuda filter:transpose_cuda "
+            "filter:bwdif_cuda filter:hwupload_cuda;") in result.stderr
     assert run_check(check, cpu_only, "false").returncode == 0
     # names that merely start like the required ones do not count
     lookalikes = fake_ffmpeg(tmp_path / "lookalikes", ["libx264rgb", "h264_nvenc_x"], ["libvmaf_cuda"])
@@ -200,3 +218,16 @@ def test_image_builds_and_probes_where_a_docker_engine_runs() -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     data = json.loads(result.stdout.splitlines()[-1])
     assert data["probe"]["ffmpeg"], data
+
+
+def test_the_build_check_asks_the_compiled_ffmpeg_for_libvmaf_cuda(steps: list[Instruction], tmp_path: Path) -> None:
+    check = ffmpeg_check(steps)
+    gpu_filters = ["libvmaf", "scale_cuda", "transpose_cuda", "bwdif_cuda", "hwupload_cuda"]
+    wheel_like = fake_ffmpeg(tmp_path / "wheel-like", ["libx264", "h264_nvenc", "hevc_nvenc"], gpu_filters)
+    assert run_check(check, wheel_like, "true", "wheel").returncode == 0
+    result = run_check(check, wheel_like, "true", "build")
+    assert result.returncode == 1 and "lacks: filter:libvmaf_cuda;" in result.stderr
+    built = fake_ffmpeg(tmp_path / "built", ["libx264", "h264_nvenc", "hevc_nvenc"], [*gpu_filters, "libvmaf_cuda"])
+    assert run_check(check, built, "true", "build").returncode == 0
+    result = run_check(check, built, "false", "build")
+    assert result.returncode == 1 and "needs ENABLE_GPU=true" in result.stderr
