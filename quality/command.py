@@ -83,7 +83,12 @@ def build_vmaf_cmd(
         resample_to=plan.resample_to, scale_to=plan.scale_to, scaler=options.scaler, pix_fmt=plan.pix_fmt,
     )
     ref_chain = _chain(1, plan.ref_start, plan.frames, ref.frame_count)
-    graph = f"{dist_chain}[dist];{ref_chain}[ref];[dist][ref]libvmaf={libvmaf_args(options, model_spec, log_path)}"
+    scorer = "libvmaf"
+    if options.device == "cuda":
+        # libvmaf_cuda reads CUDA frames: both sides are uploaded once, after alignment, as 8-bit 4:2:0
+        upload = ",format=yuv420p,hwupload_cuda,scale_cuda=format=yuv420p"
+        dist_chain, ref_chain, scorer = dist_chain + upload, ref_chain + upload, "libvmaf_cuda"
+    graph = f"{dist_chain}[dist];{ref_chain}[ref];[dist][ref]{scorer}={libvmaf_args(options, model_spec, log_path)}"
     return [
         ffmpeg, "-nostdin", "-nostats", "-progress", "pipe:1",
         "-i", dist.path,

@@ -84,6 +84,9 @@ def plan_measurement(distorted: str | Path, reference: str | Path, options: Meas
 
 def _classify_failure(cmd: list[str], returncode: int, stderr: str) -> Exception:
     lowered = stderr.lower()
+    if "libvmaf_cuda" in lowered and ("no such filter" in lowered or "filter not found" in lowered):
+        return FfmpegUnavailable(f"{cmd[0]} was built without libvmaf_cuda: score with device 'cpu', or use an "
+                                 "ffmpeg configured with a CUDA libvmaf (Dockerfile.gpu, FFMPEG_SOURCE=build)")
     if "no such filter: 'libvmaf'" in lowered or ("filter not found" in lowered and "libvmaf" in lowered):
         return FfmpegUnavailable(
             f"{cmd[0]} was built without libvmaf; install the imageio-ffmpeg wheel (`pip install imageio-ffmpeg`)"

@@ -16,6 +16,7 @@ __all__ = [
     "MODEL_4K",
     "MODEL_ALIASES",
     "FrameCountPolicy",
+    "VmafDevice",
     "FrameRatePolicy",
     "MeasureOptions",
     "Metric",
@@ -29,6 +30,8 @@ Metric = Literal["vmaf", "psnr", "ssim"]
 """What libvmaf computes in the one pass: VMAF (the chosen model), PSNR (Y, Cb, Cr) and SSIM (float_ssim)."""
 
 FrameCountPolicy = Literal["refuse", "truncate"]
+VmafDevice = Literal["cpu", "cuda"]
+"""Where libvmaf computes: ``libvmaf`` on the CPU, or ``libvmaf_cuda`` on the GPU."""
 """``refuse``: different frame counts are an error. ``truncate``: score the common prefix and say so."""
 
 FrameRatePolicy = Literal["refuse", "resample"]
@@ -87,6 +90,10 @@ class MeasureOptions:
     on_frame_rate_mismatch: FrameRatePolicy = "refuse"
     frame_rate_tolerance: float = 0.001
     """Relative difference under which two frame rates count as equal."""
+    device: VmafDevice = "cpu"
+    """``cuda`` scores with ffmpeg's ``libvmaf_cuda`` (both inputs uploaded to the GPU): only where the ffmpeg
+    build has that filter (detect it from ``ffmpeg -filters``, never assume it), and for VMAF alone (PSNR and SSIM
+    have no CUDA extractor here)."""
     ffmpeg: str | None = field(default=None, compare=False)
     """ffmpeg binary; ``None``: ``$FFMPEG_BINARY``, else the imageio-ffmpeg wheel's build."""
 
@@ -102,6 +109,10 @@ class MeasureOptions:
             raise ValueError(f"metrics must be a non-empty subset of {ALL_METRICS}, got {self.metrics}")
         if "vmaf" not in self.metrics:
             raise ValueError("metrics must include 'vmaf'")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.device == "cuda" and tuple(self.metrics) != ("vmaf",):
+            raise ValueError("device 'cuda' scores VMAF only: set metrics=('vmaf',)")
 
     @property
     def threads(self) -> int:

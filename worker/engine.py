@@ -12,11 +12,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import quality
+from quality.options import VmafDevice
 from worker.capabilities import ffmpeg_build, gpu_env
 from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME, EncodePlan
 from worker.errors import (
@@ -44,7 +45,7 @@ from worker.planning import JobPlan, cpu_replan, plan_job
 from worker.settings import EngineSettings
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobPlan", "JobProgress", "classify_failure", "encode_timeout",
-           "gpu_failure", "plan_job", "transcode"]
+           "gpu_failure", "plan_job", "transcode", "vmaf_device"]
 
 logger = logging.getLogger(__name__)
 
@@ -145,36 +146,59 @@ def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callab
     return job
 
 
+def vmaf_device(filters: frozenset[str], plan: EncodePlan) -> VmafDevice:
+    """``cuda`` where the ffmpeg build has ``libvmaf_cuda`` and the job has a GPU; else ``cpu``."""
+    return "cuda" if "libvmaf_cuda" in filters and plan.gpu_index is not None else "cpu"
+
+
+def _score(dist: Path, ref: str, options: quality.MeasureOptions,
+           stop: threading.Event | None) -> tuple[quality.QualityReport, str | None]:
+    """One rendition's scores; a GPU failure of ``libvmaf_cuda`` is scored again on the CPU, with a note."""
+    try:
+        return quality.measure(dist, ref, options, stop=stop), None
+    except quality.QualityError as exc:
+        if isinstance(exc, quality.MeasurementFailed) and exc.stopped:
+            raise EncodeInterrupted("quality measurement stopped by shutdown") from exc
+        text = f"{exc}\n{getattr(exc, 'stderr_tail', '')}"
+        failure = gpu_failure(text) if options.device == "cuda" else None
+        if failure is None:
+            raise
+    logger.warning("libvmaf_cuda failed (%s); scoring on the CPU", failure)
+    note = f"libvmaf_cuda failed ({failure}); scored on the CPU"
+    return quality.measure(dist, ref, replace(options, device="cpu"), stop=stop), note
+
+
 def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[RenditionFiles], source: SourceInfo,
              plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None],
              stop: threading.Event | None) -> None:
     """Score every rendition against the source; record VMAF and apply the quality policy."""
+    device = vmaf_device(ffmpeg_build(quality.resolve_ffmpeg(settings.ffmpeg_binary)).filters, plan)
     options = quality.MeasureOptions(
         metrics=("vmaf",), subsample=settings.vmaf_subsample, n_threads=settings.vmaf_threads,
-        ffmpeg=settings.ffmpeg_binary,
+        ffmpeg=settings.ffmpeg_binary, device=device,
         on_frame_rate_mismatch="resample" if plan.resample else "refuse",
         on_frame_count_mismatch="truncate" if plan.resample else "refuse",
     )
     failures = []
+    note: str | None = None
     with tempfile.TemporaryDirectory(prefix="vmaf-renditions-") as tmp:
         for n, (entry, rendition_files) in enumerate(zip(renditions, files, strict=True)):
             report(JobProgress("quality", 100 * n / len(renditions)))
             if stop is not None and stop.is_set():
                 raise EncodeInterrupted("quality measurement stopped by shutdown")
             joined = concat_rendition(folder, rendition_files, Path(tmp) / f"rendition_{n}.mp4")
-            try:
-                result = quality.measure(joined, source.path, options, stop=stop)
-            except quality.MeasurementFailed as exc:
-                if exc.stopped:
-                    raise EncodeInterrupted("quality measurement stopped by shutdown") from exc
-                raise
+            result, failed = _score(joined, source.path, options, stop)
+            if failed is not None:
+                note = failed
+                options = replace(options, device="cpu")  # the GPU scorer failed once: the CPU for the rest
             pooled = result.pooled["vmaf"]
             entry["vmaf"] = {k: pooled[k] for k in ("mean", "harmonic_mean", "p5", "min", "count")}
-            warnings = list(result.warnings)
+            warnings = list(result.warnings) + ([note] if note else [])
             if source.hdr:
                 warnings.append("the source is HDR and the rendition tone-mapped SDR: VMAF compares them as if "
                                 "both were SDR, so the score understates or overstates the real quality")
             entry["vmaf"].update(model=result.settings["model"], subsample=settings.vmaf_subsample,
+                                 device=options.device,
                                  alignment=result.alignment["status"], warnings=warnings)
             threshold = entry.get("min_vmaf")
             if threshold is None:

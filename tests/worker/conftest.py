@@ -11,6 +11,8 @@ from quality.runner import run_ffmpeg_capture
 from worker.ladder import Profile, Rung
 from worker.settings import EngineSettings
 
+from .gpu_cases import Case
+
 
 def ff(ffmpeg: str, *args: str) -> None:
     run_ffmpeg_capture([ffmpeg, "-nostdin", "-v", "error", "-y", *args], timeout=300)
@@ -115,3 +117,40 @@ def long_source(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Path:
     ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=12", "-c:v", "libx264", "-preset",
        "ultrafast", "-crf", "18", "-pix_fmt", "yuv420p", str(path))
     return path
+
+
+@dataclass(frozen=True)
+class Clips:
+    files: dict[tuple[str, bool], Path]  # (variant, prores) -> file
+
+    def for_case(self, case: Case) -> Path:
+        return self.files[(case.variant, case.scenario == "gpu-hybrid")]
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory: pytest.TempPathFactory, ffmpeg: str) -> Clips:
+    d = tmp_path_factory.mktemp("gpu-clips")
+    src = ("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=1")
+    x264 = ("-c:v", "libx264", "-preset", "ultrafast", "-crf", "20")
+    prores = ("-c:v", "prores_ks", "-profile:v", "2", "-pix_fmt", "yuv422p10le")
+    files: dict[tuple[str, bool], Path] = {}
+    for is_prores, ext, codec in ((False, "mp4", x264), (True, "mov", prores)):
+        plain = d / f"rot0.{ext}"
+        pix = () if is_prores else ("-pix_fmt", "yuv420p")
+        ff(ffmpeg, *src, *codec, *pix, str(plain))
+        files[("rot0", is_prores)] = plain
+        for angle in (90, 180, 270):
+            files[(f"rot{angle}", is_prores)] = d / f"rot{angle}.{ext}"
+            ff(ffmpeg, "-display_rotation", str(angle), "-i", str(plain), "-c", "copy", str(d / f"rot{angle}.{ext}"))
+        files[("interlaced", is_prores)] = d / f"interlaced.{ext}"
+        ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=60:duration=1", "-vf",
+           "tinterlace=mode=interleave_top,setfield=tff", *codec, *pix, "-flags", "+ildct+ilme",
+           str(d / f"interlaced.{ext}"))
+        files[("10bit", is_prores)] = d / f"10bit.{ext}"
+        ff(ffmpeg, *src, *codec, *(() if is_prores else ("-pix_fmt", "yuv420p10le")), str(d / f"10bit.{ext}"))
+        files[("hdr", is_prores)] = d / f"hdr.{ext}"
+        hdr_codec = codec if is_prores else ("-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+                                             "log-level=error", "-pix_fmt", "yuv420p10le")
+        ff(ffmpeg, *src, "-vf", "setparams=color_trc=smpte2084:color_primaries=bt2020:colorspace=bt2020nc:range=tv",
+           *hdr_codec, "-color_trc", "smpte2084", str(d / f"hdr.{ext}"))
+    return Clips(files)
