@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import threading
 import time
@@ -138,7 +139,10 @@ def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callab
         if detail is not None:
             logger.warning("the %s path failed on the GPU (%s); encoding again on the CPU", job.plan.path, detail)
             for leftover in folder.iterdir():
-                leftover.unlink()
+                if leftover.is_dir():
+                    shutil.rmtree(leftover)
+                else:
+                    leftover.unlink()
             job = cpu_replan(job, detail, folder)
             result, timeout = _run_encode(job, settings, report, stop, adapt_command)
     if result.outcome != "ok":
