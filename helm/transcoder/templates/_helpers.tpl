@@ -93,6 +93,52 @@ checkov.io/skip1: CKV_K8S_43=pulled by tag (image.tag, default the chart's appVe
 The worker's pod template, shared by the Deployment and the ScaledJob's Job. In a Job the worker takes one message
 (WORKER_MAX_JOBS=1) and exits, or exits after WORKER_IDLE_EXIT_S without one.
 */}}
+{{/* The workers' pool: node selector and tolerations, the GPU pool's merged in when gpu.enabled. */}}
+{{- define "transcoder.placement" -}}
+{{- $nodeSelector := .Values.nodeSelector | default dict }}
+{{- if .Values.gpu.enabled }}
+{{- $nodeSelector = merge (deepCopy $nodeSelector) (.Values.gpu.nodeSelector | default dict) }}
+{{- end }}
+{{- $tolerations := .Values.tolerations | default list }}
+{{- if .Values.gpu.enabled }}
+{{- $tolerations = concat (.Values.gpu.tolerations | default list) $tolerations }}
+{{- end }}
+{{- with $nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level security context of every pod of the chart. */}}
+{{- define "transcoder.podSecurityContext" -}}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  runAsGroup: 10001
+  fsGroup: 10001
+  seccompProfile:
+    type: RuntimeDefault
+{{- end -}}
+
+{{/* Container-level security context of every container of the chart. */}}
+{{- define "transcoder.containerSecurityContext" -}}
+securityContext:
+  runAsNonRoot: true
+  runAsUser: 10001
+  runAsGroup: 10001
+  readOnlyRootFilesystem: true
+  allowPrivilegeEscalation: false
+  privileged: false
+  capabilities:
+    drop: ["ALL"]
+  seccompProfile:
+    type: RuntimeDefault
+{{- end -}}
+
 {{- define "transcoder.podTemplate" -}}
 {{- $job := include "transcoder.isJob" . -}}
 metadata:
@@ -122,29 +168,8 @@ spec:
   {{- with .Values.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
-  securityContext:
-    runAsNonRoot: true
-    runAsUser: 10001
-    runAsGroup: 10001
-    fsGroup: 10001
-    seccompProfile:
-      type: RuntimeDefault
-  {{- $nodeSelector := .Values.nodeSelector | default dict }}
-  {{- if .Values.gpu.enabled }}
-  {{- $nodeSelector = merge (deepCopy $nodeSelector) (.Values.gpu.nodeSelector | default dict) }}
-  {{- end }}
-  {{- with $nodeSelector }}
-  nodeSelector:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
-  {{- $tolerations := .Values.tolerations | default list }}
-  {{- if .Values.gpu.enabled }}
-  {{- $tolerations = concat (.Values.gpu.tolerations | default list) $tolerations }}
-  {{- end }}
-  {{- with $tolerations }}
-  tolerations:
-    {{- toYaml . | nindent 4 }}
-  {{- end }}
+  {{- include "transcoder.podSecurityContext" . | nindent 2 }}
+  {{- include "transcoder.placement" . | nindent 2 }}
   {{- with .Values.affinity }}
   affinity:
     {{- toYaml . | nindent 4 }}
@@ -231,17 +256,7 @@ spec:
           path: /readyz
           port: http
         {{- toYaml .Values.probes.readiness | nindent 8 }}
-      securityContext:
-        runAsNonRoot: true
-        runAsUser: 10001
-        runAsGroup: 10001
-        readOnlyRootFilesystem: true
-        allowPrivilegeEscalation: false
-        privileged: false
-        capabilities:
-          drop: ["ALL"]
-        seccompProfile:
-          type: RuntimeDefault
+      {{- include "transcoder.containerSecurityContext" . | nindent 6 }}
       volumeMounts:
         - name: scratch
           mountPath: /scratch
