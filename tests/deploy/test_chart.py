@@ -442,3 +442,19 @@ def test_helm_test_on_the_cpu_variant_asks_for_no_gpu(variants: dict[str, Render
     assert "tolerations" not in pod["spec"]
     off = render("no-selftest", "transcoder", [*REQUIRED, "--set", "selftest.enabled=false"])
     assert not off.has("Pod")
+
+
+def test_no_rendered_mapping_repeats_a_key(variants: dict[str, Rendered]) -> None:
+    """Kubernetes' strict decoding refuses duplicate fields; PyYAML silently keeps the last one."""
+
+    class Strict(yaml.SafeLoader):
+        pass
+
+    def construct(loader: Strict, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        assert len(keys) == len(set(keys)), f"duplicate key in {keys}"
+        return loader.construct_mapping(node)
+
+    Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct)
+    for rendered in variants.values():
+        assert list(yaml.load_all(rendered.text, Loader=Strict))  # noqa: S506 - a SafeLoader subclass
