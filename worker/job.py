@@ -68,7 +68,20 @@ def decode_message(content: str) -> str:
 
 
 def parse_job(content: str) -> TranscodeJob:
-    """Validate a raw queue message body; every problem is an ``InvalidJob`` that names the field."""
+    """Validate a raw queue message body; every problem, whatever raised it, is an ``InvalidJob``.
+
+    Hostile JSON raises more than ``JSONDecodeError``: nesting deeper than the parser's recursion limit raises
+    ``RecursionError``, an integer of more than 4300 digits ``ValueError``. Each must still end the message.
+    """
+    try:
+        return _parse(content)
+    except InvalidJob:
+        raise
+    except Exception as exc:  # RecursionError, ValueError, MemoryError-free surprises: never an endless message
+        raise InvalidJob(f"message cannot be parsed ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _parse(content: str) -> TranscodeJob:
     text = decode_message(content)
     try:
         data = json.loads(text)

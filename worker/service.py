@@ -229,10 +229,8 @@ class Worker:
             logger.warning("message %s: storage unavailable while handling, it will be redelivered: %s",
                            lease.message_id, exc)
             outcome = "retried"
-        except Exception:
-            logger.exception("message %s: unexpected error while handling; it will be redelivered",
-                             lease.message_id)
-            outcome = "retried"
+        except Exception as exc:
+            outcome = self._unexpected(running, exc)
         finally:
             self.metrics.inprogress.dec()
         self.metrics.jobs.labels(outcome).inc()
@@ -240,6 +238,22 @@ class Worker:
         if self.settings.max_jobs:
             self._wake.set()
         return outcome
+
+    def _unexpected(self, running: _Running, exc: Exception) -> Outcome:
+        """An error nothing classified: redelivered, unless this was the last delivery allowed (then poisoned,
+        whatever the error's type, so that no message comes back forever)."""
+        lease = running.lease
+        if lease.dequeue_count < self.settings.max_dequeue:
+            logger.exception("message %s: unexpected error while handling; it will be redelivered",
+                             lease.message_id, exc_info=exc)
+            return "retried"
+        reason = (f"unexpected {type(exc).__name__} on delivery {lease.dequeue_count} of "
+                  f"{self.settings.max_dequeue}: {str(exc)[:500]}")
+        try:
+            return self._poison(lease, reason, running.job_id, "unexpected-error")
+        except Exception as again:  # storage down as well: the next delivery poisons it
+            logger.warning("message %s: could not poison after %s: %s", lease.message_id, reason, again)
+            return "retried"
 
     def _poison(self, lease: Lease, reason: str, job_id: str | None, kind: str) -> Outcome:
         self.queue.poison(lease, reason, job_id)

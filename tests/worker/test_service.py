@@ -61,7 +61,9 @@ def test_job_becomes_a_published_package(stack, sources, profile_file) -> None:
     (b64('{"version": 1, "job_id": "0123456789abcdef0123456789abcdef"}'), "source: Field required"),
     (b64("[1, 2]"), "not an object"),
     (b64('{"version": 1, "pad": "' + "x" * 40_000 + '"}'), "message too large"),
-], ids=["not-base64", "not-json", "version", "missing-fields", "array", "oversized"])
+    (b64("[" * 20_000), "RecursionError"),  # once raised past parse_job and came back every visibility timeout
+    (b64('{"version": ' + "9" * 5000 + "}"), "ValueError"),
+], ids=["not-base64", "not-json", "version", "missing-fields", "array", "oversized", "deep-nesting", "huge-int"])
 def test_malformed_message_goes_to_poison_with_reason(stack, profile_file, body: str, reason: str) -> None:
     send_raw(stack, body)
     with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
@@ -71,6 +73,23 @@ def test_malformed_message_goes_to_poison_with_reason(stack, profile_file, body:
     assert envelope["original"].startswith(body[:100]) and envelope["dequeue_count"] == 1
     assert queue_depth(stack) == 0
     assert w.worker.metrics.poisoned.labels("invalid-message")._value.get() == 1
+
+
+def test_an_unclassified_error_on_the_last_delivery_poisons_the_message(stack, sources, profile_file) -> None:
+    job_id = send_job(stack, sources.av, "odd.mp4")
+    worker = InProcessWorker(service_settings(stack, profile_file, max_dequeue=2, visibility_timeout_s=5))
+
+    def broken_claim(*args, **kwargs):
+        raise ValueError("a bug nobody classified")
+
+    worker.worker.records.claim = broken_claim  # type: ignore[method-assign]
+    with worker:
+        wait_for(lambda: poisoned(stack), 30, "the poison queue")
+    (envelope,) = poisoned(stack)
+    assert envelope["job_id"] == job_id and envelope["dequeue_count"] == 2
+    assert "unexpected ValueError on delivery 2 of 2: a bug nobody classified" in envelope["reason"]
+    assert queue_depth(stack) == 0
+    assert worker.worker.outcomes == ["retried", "poisoned"]
 
 
 def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:
