@@ -101,6 +101,7 @@ class LocalStack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("WORKER_")}
         env.update({"WORKER_STORAGE_CONNECTION_STRING": self.connection_string, "WORKER_JOBS_QUEUE": n.queue,
                     "WORKER_JOBS_TABLE": n.table, "WORKER_OUTPUTS_CONTAINER": n.outputs,
+                    "WORKER_UPLOADS_CONTAINER": n.uploads,
                     "WORKER_SCRATCH_DIR": str(self.root / "scratch"), "WORKER_MIN_FREE_BYTES": str(100 * 1024**2),
                     "WORKER_HTTP_PORT": "0", "PYTHONUNBUFFERED": "1"})
         env.update(overrides)

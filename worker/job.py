@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker.errors import InvalidJob
 
-__all__ = ["MAX_JOB_BYTES", "JobOutput", "JobSource", "TranscodeJob", "decode_message", "parse_job"]
+__all__ = ["MAX_JOB_BYTES", "JobOutput", "JobSource", "TranscodeJob", "check_scope", "decode_message", "parse_job"]
 
 MAX_JOB_BYTES = 32 * 1024
 """The largest job JSON accepted (queue messages hold 64 KiB after base64; the Function builds none larger)."""
@@ -30,7 +30,8 @@ class JobSource(BaseModel):
     container: str = Field(pattern=_NAME)
     name: str = Field(min_length=1, max_length=1024)
     url: str = Field(min_length=1)
-    etag: str = Field(min_length=1)
+    etag: str = Field(min_length=1, max_length=128, pattern=r'^(W/)?"?[^*,\s"]+"?$')
+    """A concrete ETag: never ``*`` (it matches any version) nor a list."""
     size: int = Field(ge=0)
     content_type: str | None = None
 
@@ -97,3 +98,20 @@ def _parse(content: str) -> TranscodeJob:
         problems = "; ".join(f"{'.'.join(str(x) for x in e['loc']) or 'message'}: {e['msg']}" for e in exc.errors())
         raise InvalidJob(f"invalid job message: {problems}") from exc
 
+
+
+def check_scope(job: TranscodeJob, *, uploads_container: str, outputs_container: str) -> None:
+    """The message may only name what this deployment owns: its source in the uploads container, its package in
+    the outputs container under ``<job_id>/``. Anything else is an ``InvalidJob`` (the stale-file sweep deletes
+    under the prefix, so a prefix the worker does not own would let a message delete other packages)."""
+    problems = []
+    if job.source.container != uploads_container:
+        problems.append(f"source.container is {job.source.container!r}, not the uploads container "
+                        f"{uploads_container!r}")
+    if job.output.container != outputs_container:
+        problems.append(f"output.container is {job.output.container!r}, not the outputs container "
+                        f"{outputs_container!r}")
+    if job.output.prefix != f"{job.job_id}/":
+        problems.append(f"output.prefix is {job.output.prefix!r}, not '{job.job_id}/'")
+    if problems:
+        raise InvalidJob("job message outside this worker's scope: " + "; ".join(problems))

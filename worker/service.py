@@ -31,7 +31,7 @@ from worker.engine import MANIFEST_NAME, JobProgress, transcode
 from worker.errors import EncodeInterrupted, InvalidJob, PermanentJobError, ScratchFull, StorageUnavailable
 from worker.gpu import GpuScan, session_limit
 from worker.health import HealthState
-from worker.job import TranscodeJob, parse_job
+from worker.job import TranscodeJob, check_scope, parse_job
 from worker.ladder import Profile
 from worker.metrics import Metrics
 from worker.queue import JobQueue, Lease, backoff_delay
@@ -265,6 +265,7 @@ class Worker:
         s, lease = self.settings, running.lease
         try:
             job = parse_job(lease.content)
+            check_scope(job, uploads_container=s.uploads_container, outputs_container=s.outputs_container)
         except InvalidJob as exc:
             return self._poison(lease, str(exc), None, "invalid-message")
         running.job_id = job.job_id

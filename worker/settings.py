@@ -57,6 +57,8 @@ class ServiceSettings(EngineSettings):
     jobs_queue: str = Field(default="transcode-jobs", pattern=r"^[a-z0-9][a-z0-9-]{1,55}[a-z0-9]$")
     jobs_table: str = Field(default="jobs", pattern=r"^[A-Za-z][A-Za-z0-9]{2,62}$")
     outputs_container: str = Field(default="outputs", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    uploads_container: str = Field(default="uploads", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
+                                   description="the only container a job's source may come from")
     max_dequeue: int = Field(default=5, ge=1, le=100, description="deliveries before a message goes to poison")
     visibility_timeout_s: float = Field(default=300, ge=5, le=7 * 24 * 3600, description="lease length")
     renew_interval_s: float | None = Field(default=None, gt=0, description="lease renewal period (visibility / 3)")
@@ -79,7 +81,7 @@ class ServiceSettings(EngineSettings):
     log_format: LogFormat = "text"
     worker_id: str | None = Field(default=None, description="name in job records (default: host name and pid)")
 
-    @field_validator("jobs_queue", "outputs_container")
+    @field_validator("jobs_queue", "outputs_container", "uploads_container")
     @classmethod
     def _no_double_dash(cls, value: str) -> str:
         if "--" in value:
@@ -88,6 +90,9 @@ class ServiceSettings(EngineSettings):
 
     @model_validator(mode="after")
     def _one_storage(self) -> ServiceSettings:
+        if self.uploads_container == self.outputs_container:
+            raise ValueError("WORKER_UPLOADS_CONTAINER and WORKER_OUTPUTS_CONTAINER must differ: a package's "
+                             "stale-file sweep would otherwise reach uploads")
         if (self.storage_connection_string is None) == (self.storage_account_url is None):
             raise ValueError("set exactly one of WORKER_STORAGE_CONNECTION_STRING or WORKER_STORAGE_ACCOUNT_URL")
         if self.storage_account_url is not None and not self.storage_account_url.startswith(("https://", "http://")):

@@ -9,7 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CHART, KUBE_VERSION, REQUIRED, VARIANTS, Rendered, render, validate_files
+from tests.deploy.conftest import (
+    CHART,
+    KUBE_VERSION,
+    REQUIRED,
+    VARIANTS,
+    Rendered,
+    render,
+    render_error,
+    validate_files,
+)
 
 GPU_VARIANTS = ["default", "gpu", "scaledjob", "blue", "green", "green-paused-job"]
 CORE = {"Pod", "Deployment", "ServiceAccount", "ConfigMap", "Service", "NetworkPolicy", "PodDisruptionBudget"}
@@ -458,3 +467,10 @@ def test_no_rendered_mapping_repeats_a_key(variants: dict[str, Rendered]) -> Non
     Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct)
     for rendered in variants.values():
         assert list(yaml.load_all(rendered.text, Loader=Strict))  # noqa: S506 - a SafeLoader subclass
+
+
+def test_the_worker_is_told_its_uploads_container_and_refuses_sharing_it() -> None:
+    rendered = render("uploads", "transcoder", [*REQUIRED, "--set", "uploads.container=incoming"])
+    assert rendered.env()["WORKER_UPLOADS_CONTAINER"] == "incoming"
+    assert "uploads.container and outputs.container are both \"outputs\"" in render_error(
+        "--set", "uploads.container=outputs")

@@ -103,7 +103,8 @@ def read_output_json(stack: LocalStack, name: str) -> dict[str, Any]:
 def service_settings(stack: LocalStack, profile: Path, **overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "storage_connection_string": stack.connection_string, "jobs_queue": stack.names.queue,
-        "jobs_table": stack.names.table, "outputs_container": stack.names.outputs, "encoder": "cpu",
+        "jobs_table": stack.names.table, "outputs_container": stack.names.outputs,
+        "uploads_container": stack.names.uploads, "encoder": "cpu",
         "quality_policy": "off", "http_port": 0, "poll_interval_s": 0.1, "poll_max_interval_s": 0.3,
         "backoff_base_s": 0, "scratch_dir": stack.root / "scratch", "min_free_bytes": 0, "profile": profile,
         "visibility_timeout_s": 30, "drain_seconds": 30,

@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from azure.storage.blob import BlobServiceClient
 
 from tests.worker.service_helpers import (
     InProcessWorker,
@@ -90,6 +91,38 @@ def test_an_unclassified_error_on_the_last_delivery_poisons_the_message(stack, s
     assert "unexpected ValueError on delivery 2 of 2: a bug nobody classified" in envelope["reason"]
     assert queue_depth(stack) == 0
     assert worker.worker.outcomes == ["retried", "poisoned"]
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"output": {"container": "UPLOADS", "prefix": "customer-a/"}}, "output.container is"),
+    ({"output": {"container": "azure-webjobs-secrets", "prefix": "../x/"}}, "output.container is"),
+    ({"output": {"container": "OUTPUTS", "prefix": "customer-a/"}}, "output.prefix is 'customer-a/'"),
+    ({"source": {"container": "other-tenant"}}, "source.container is 'other-tenant'"),
+    ({"source": {"etag": "*"}}, "source.etag"),
+], ids=["into-uploads", "into-secrets", "foreign-prefix", "foreign-source", "any-etag"])
+def test_a_message_outside_the_workers_scope_is_poisoned_and_touches_nothing(stack, sources, profile_file,
+                                                                             change, reason) -> None:
+    """Once accepted, such a message ran and its stale-file sweep deleted every blob under the prefix."""
+    blob = upload(stack, sources.av, "scoped.mp4")
+    victim = upload(stack, b"someone else's file", "customer-a/keep.bin")
+    outputs = BlobServiceClient.from_connection_string(stack.connection_string).get_container_client(
+        stack.names.outputs)
+    outputs.upload_blob("customer-a/keep.bin", b"another package", overwrite=True)
+    job = json.loads(job_message(stack, blob))
+    names = {"UPLOADS": stack.names.uploads, "OUTPUTS": stack.names.outputs}
+    for part, fields in change.items():
+        job[part].update({k: names.get(v, v) for k, v in fields.items()})
+    send_raw(stack, b64(json.dumps(job)))
+    with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
+        assert w.join(30) == 0
+    (envelope,) = poisoned(stack)
+    assert reason in envelope["reason"]
+    assert w.worker.outcomes == ["poisoned"]
+    assert outputs.get_blob_client("customer-a/keep.bin").download_blob().readall() == b"another package"
+    uploads = BlobServiceClient.from_connection_string(stack.connection_string).get_container_client(
+        stack.names.uploads)
+    assert uploads.get_blob_client(victim["name"]).exists()
+    assert output_names(stack, blob["job_id"]) == []
 
 
 def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:

@@ -111,3 +111,8 @@ def test_gpu_metrics_come_from_nvml_and_are_absent_without_a_gpu() -> None:
     assert "transcoder_gpu_utilization_ratio" in text and "transcoder_gpu_encoder_utilization_ratio" not in text
     text = Metrics(lambda: GpuScan((), "NVML unavailable")).render().decode()
     assert "transcoder_gpu_" not in text and 'transcoder_jobs_total{outcome="succeeded"} 0.0' in text
+
+
+def test_uploads_and_outputs_must_be_different_containers() -> None:
+    with pytest.raises(ValidationError, match="must differ"):
+        ServiceSettings(storage_connection_string=CONN, uploads_container="media", outputs_container="media")

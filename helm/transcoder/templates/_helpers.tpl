@@ -193,6 +193,8 @@ spec:
           value: {{ .Values.table.name | quote }}
         - name: WORKER_OUTPUTS_CONTAINER
           value: {{ .Values.outputs.container | quote }}
+        - name: WORKER_UPLOADS_CONTAINER
+          value: {{ .Values.uploads.container | quote }}
         - name: WORKER_ENCODER
           value: {{ include "transcoder.encoder" . | quote }}
         - name: WORKER_CONCURRENCY
