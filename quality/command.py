@@ -9,10 +9,15 @@ from quality.alignment import AlignmentPlan
 from quality.options import MeasureOptions
 from quality.probe import VideoInfo
 
-__all__ = ["build_thumbnail_cmd", "build_vmaf_cmd", "escape_filter_value", "libvmaf_args"]
+__all__ = ["build_thumbnail_cmd", "build_vmaf_cmd", "escape_filter_value", "input_args", "libvmaf_args"]
 
 VMAF_KEY = "vmaf"
 """The name given to the model in libvmaf's log, whatever model is used."""
+
+
+def input_args(formats: str | None = None) -> list[str]:
+    """Input options for untrusted media: the ``file`` protocol only, and only the ``formats`` demuxers if given."""
+    return ["-protocol_whitelist", "file", *(["-format_whitelist", formats] if formats else [])]
 
 
 def escape_filter_value(value: str) -> str:
@@ -91,8 +96,8 @@ def build_vmaf_cmd(
     graph = f"{dist_chain}[dist];{ref_chain}[ref];[dist][ref]{scorer}={libvmaf_args(options, model_spec, log_path)}"
     return [
         ffmpeg, "-nostdin", "-nostats", "-progress", "pipe:1",
-        "-i", dist.path,
-        "-i", ref.path,
+        *input_args(options.input_formats), "-i", dist.path,
+        *input_args(options.input_formats), "-i", ref.path,
         "-filter_complex", graph,
         "-an", "-sn", "-dn",
         "-f", "null", "-",
@@ -100,7 +105,8 @@ def build_vmaf_cmd(
 
 
 def build_thumbnail_cmd(
-    ffmpeg: str, path: str, frames: int, *, width: int, height: int, resample_to: str | None = None
+    ffmpeg: str, path: str, frames: int, *, width: int, height: int, resample_to: str | None = None,
+    formats: str | None = None,
 ) -> list[str]:
     """Decode the first ``frames`` frames as tiny grey images on stdout (for the offset search)."""
     filters = []
@@ -109,7 +115,7 @@ def build_thumbnail_cmd(
     filters += [f"scale={width}:{height}:flags=area", "format=gray"]
     return [
         ffmpeg, "-nostdin", "-v", "error",
-        "-i", path,
+        *input_args(formats), "-i", path,
         "-map", "0:v:0",
         "-vf", ",".join(filters),
         "-frames:v", str(frames),

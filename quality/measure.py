@@ -71,8 +71,8 @@ def plan_measurement(distorted: str | Path, reference: str | Path, options: Meas
     ffmpeg = resolve_ffmpeg(options.ffmpeg)
     # both probes demux a whole file; PyAV releases the GIL while reading, so they overlap
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        ref_job = pool.submit(probe_video, reference)
-        dist_job = pool.submit(probe_video, distorted)
+        ref_job = pool.submit(probe_video, reference, formats=options.input_formats)
+        dist_job = pool.submit(probe_video, distorted, formats=options.input_formats)
         ref = ref_job.result()
         dist = dist_job.result()
     alignment = _offset_plan(ffmpeg, dist, ref, options)

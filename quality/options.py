@@ -90,6 +90,9 @@ class MeasureOptions:
     on_frame_rate_mismatch: FrameRatePolicy = "refuse"
     frame_rate_tolerance: float = 0.001
     """Relative difference under which two frame rates count as equal."""
+    input_formats: str | None = None
+    """Demuxers allowed to open the inputs (ffmpeg names, comma-separated); ``None`` allows any. The ``file``
+    protocol is the only one allowed either way."""
     device: VmafDevice = "cpu"
     """``cuda`` scores with ffmpeg's ``libvmaf_cuda`` (both inputs uploaded to the GPU): only where the ffmpeg
     build has that filter (detect it from ``ffmpeg -filters``, never assume it), and for VMAF alone (PSNR and SSIM

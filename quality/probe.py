@@ -10,7 +10,7 @@ from typing import Any
 
 from quality.errors import CorruptInput, EmptyVideo, InputNotFound, NotAVideo, NoVideoStream
 
-__all__ = ["VideoInfo", "probe_video"]
+__all__ = ["VideoInfo", "not_a_video", "open_options", "probe_video"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,40 @@ class VideoInfo:
         return data
 
 
+# What an upload that is not a video usually is; named in the error instead of "not a media file".
+_NOT_VIDEO: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"\x89PNG\r\n\x1a\n", "an image (PNG)"),
+    (0, b"\xff\xd8\xff", "an image (JPEG)"),
+    (0, b"GIF87a", "an image (GIF)"),
+    (0, b"GIF89a", "an image (GIF)"),
+    (8, b"WEBP", "an image (WebP)"),
+    (0, b"II*\x00", "an image (TIFF)"),
+    (0, b"MM\x00*", "an image (TIFF)"),
+    (0, b"#EXTM3U", "an HLS playlist (it names other files; upload the media itself)"),
+    (0, b"ffconcat", "an ffmpeg concat script (it names other files; upload the media itself)"),
+    (0, b"<?xml", "an XML document (a DASH manifest names other files; upload the media itself)"),
+)
+
+
+def open_options(formats: str | None = None) -> dict[str, str]:
+    """Options for opening untrusted media: local files only, and only the demuxers in ``formats`` (ffmpeg's
+    names, comma-separated) when given, so that a playlist or a concat script cannot make ffmpeg read other files."""
+    options = {"protocol_whitelist": "file"}
+    if formats:
+        options["format_whitelist"] = formats
+    return options
+
+
+def not_a_video(path: Path) -> str | None:
+    """What the file is, when its first bytes say it is an image or a playlist; else ``None``."""
+    with path.open("rb") as fh:
+        head = fh.read(32)
+    for offset, magic, name in _NOT_VIDEO:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    return None
+
+
 def _fraction_str(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
@@ -90,11 +124,12 @@ def _first_frame_rotation(container: Any, stream: Any, path: Path) -> int:
     raise CorruptInput("no frame decodes", path=path)
 
 
-def probe_video(path: str | Path) -> VideoInfo:
+def probe_video(path: str | Path, *, formats: str | None = None) -> VideoInfo:
     """Open ``path``, check it holds a readable video stream, and count its frames by demuxing.
 
     Counting demuxed packets reads the file once without decoding; it catches truncation that the container's
-    declared frame count hides. Raises one of the ``InvalidInput`` subclasses or ``InputNotFound``.
+    declared frame count hides. Only the ``file`` protocol is allowed, and with ``formats`` only those demuxers
+    (``open_options``). Raises one of the ``InvalidInput`` subclasses or ``InputNotFound``.
     """
     import av  # deferred: importing PyAV costs tens of milliseconds
 
@@ -108,11 +143,14 @@ def probe_video(path: str | Path) -> VideoInfo:
         raise EmptyVideo("file is empty (0 bytes)", path=p)
 
     try:
-        container = av.open(str(p))
+        container = av.open(str(p), options=open_options(formats))
     except av.error.EOFError as exc:
         raise EmptyVideo(f"no frames could be read: the file ends before its first frame ({exc.strerror})",
                          path=p) from exc
     except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
+        what = not_a_video(p)
+        if what is not None:
+            raise NotAVideo(f"is {what}, not a video", path=p) from exc
         kind = _sniff(p)
         if kind is not None:
             raise CorruptInput(
@@ -120,6 +158,9 @@ def probe_video(path: str | Path) -> VideoInfo:
                 f"({exc.strerror}); re-upload or re-export it",
                 path=p,
             ) from exc
+        if formats:
+            raise NotAVideo(f"not a media file this service accepts ({exc.strerror}; containers accepted: "
+                            f"{formats})", path=p) from exc
         raise NotAVideo(f"not a media file ffmpeg can read ({exc.strerror})", path=p) from exc
 
     with container:

@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
+from quality.command import input_args
 from worker.capabilities import EncoderChoice
 from worker.encoder_args import video_codec_args
 from worker.gpu_models import find_model, nvdec_support
@@ -171,8 +172,11 @@ def video_encoder_args(rungs: Sequence[RungPlan], profile: Profile, choice: Enco
 
 def build_ladder_cmd(ffmpeg: str, source: SourceInfo, rungs: Sequence[RungPlan], profile: Profile,
                      choice: EncoderChoice, plan: EncodePlan, out_dir: Path | str, *, poster: bool = True,
-                     threads: int | None = None) -> list[str]:
-    """The whole job in one ffmpeg command: every rung, the audio group, the poster, the packaging."""
+                     threads: int | None = None, formats: str | None = None) -> list[str]:
+    """The whole job in one ffmpeg command: every rung, the audio group, the poster, the packaging.
+
+    The source is untrusted: it is read with the ``file`` protocol only and, with ``formats``, only those demuxers.
+    """
     out = Path(out_dir)
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y"]
     if plan.hw_decode:
@@ -181,7 +185,7 @@ def build_ladder_cmd(ffmpeg: str, source: SourceInfo, rungs: Sequence[RungPlan],
             cmd += ["-hwaccel_output_format", "cuda"]
             if source.rotation % 360:
                 cmd += ["-display_rotation:v:0", "0"]  # transpose_cuda turns the pixels; nothing else may
-    cmd += ["-i", source.path, "-filter_complex", _filter_graph(source, rungs, plan, poster)]
+    cmd += [*input_args(formats), "-i", source.path, "-filter_complex", _filter_graph(source, rungs, plan, poster)]
     for i, _ in enumerate(rungs):
         cmd += ["-map", f"[v{i}]"]
     if source.has_audio:

@@ -179,7 +179,7 @@ def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[Renditi
     device = vmaf_device(ffmpeg_build(quality.resolve_ffmpeg(settings.ffmpeg_binary)).filters, plan)
     options = quality.MeasureOptions(
         metrics=("vmaf",), subsample=settings.vmaf_subsample, n_threads=settings.vmaf_threads,
-        ffmpeg=settings.ffmpeg_binary, device=device,
+        ffmpeg=settings.ffmpeg_binary, device=device, input_formats=settings.input_formats,
         on_frame_rate_mismatch="resample" if plan.resample else "refuse",
         on_frame_count_mismatch="truncate" if plan.resample else "refuse",
     )
@@ -268,7 +268,7 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
         build = ffmpeg_build(ffmpeg)
         manifest: dict[str, Any] = {
             "schema": MANIFEST_SCHEMA,
-            "source": source.to_dict(),
+            "source": {k: v for k, v in source.to_dict().items() if k != "path"},  # no local paths published
             "profile": profile.name,
             "codec": profile.codec,
             "encoder": choice.encoder,

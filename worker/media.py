@@ -73,16 +73,21 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
-def probe_source(path: str | Path) -> SourceInfo:
-    """Everything the ladder and the command builders need, or ``InvalidSource`` naming what is wrong."""
+def probe_source(path: str | Path, formats: str | None = None) -> SourceInfo:
+    """Everything the ladder and the command builders need, or ``InvalidSource`` naming what is wrong.
+
+    ``formats`` are the demuxers allowed to open it (``EngineSettings.input_formats``); only local files are read.
+    """
     import av
 
+    from quality.probe import open_options
+
     try:
-        video = quality.probe_video(path)
+        video = quality.probe_video(path, formats=formats)
     except quality.QualityError as exc:
         raise InvalidSource(str(exc)) from exc
     p = Path(path)
-    with av.open(str(p)) as container:
+    with av.open(str(p), options=open_options(formats)) as container:
         stream = container.streams.video[0]
         ctx = stream.codec_context
         fmt = ctx.format

@@ -30,6 +30,7 @@ class JobPlan:
     choice: EncoderChoice
     plan: EncodePlan
     argv: tuple[str, ...]
+    input_formats: str | None = None
 
     def encoders(self) -> list[list[str]]:
         """Per video output, its encoder arguments exactly as in ``argv``."""
@@ -71,20 +72,21 @@ def plan_job(input_path: str | Path, out_dir: str | Path, profile: Profile, sett
     ``gpu_scan`` replaces NVML's (``assumed_scan`` for a dry run); ``smoke_test`` defaults to
     ``settings.nvenc_probe``.
     """
-    source = probe_source(input_path)
+    source = probe_source(input_path, settings.input_formats)
     check_limits(source, settings)
     ffmpeg = quality.resolve_ffmpeg(settings.ffmpeg_binary)
     rungs = plan_ladder(source.width, source.height, profile)
     choice = _choose(settings, profile, rungs, ffmpeg, gpu_scan,
                      settings.nvenc_probe if smoke_test is None else smoke_test)
     plan = plan_encode(source, profile, choice, gpu_decode=settings.gpu_decode)
-    argv = build_ladder_cmd(ffmpeg, source, rungs, profile, choice, plan, out_dir)
-    return JobPlan(ffmpeg, source, profile, tuple(rungs), choice, plan, tuple(argv))
+    argv = build_ladder_cmd(ffmpeg, source, rungs, profile, choice, plan, out_dir, formats=settings.input_formats)
+    return JobPlan(ffmpeg, source, profile, tuple(rungs), choice, plan, tuple(argv), settings.input_formats)
 
 
 def cpu_replan(job: JobPlan, detail: str, out_dir: str | Path) -> JobPlan:
     """The same job on the CPU path, after a GPU failure inside it (``fallback_reason: gpu-failed``)."""
     choice = EncoderChoice("cpu", CPU_ENCODERS[job.profile.codec], fallback_reason="gpu-failed", detail=detail)
     plan = plan_encode(job.source, job.profile, choice)
-    argv = build_ladder_cmd(job.ffmpeg, job.source, job.rungs, job.profile, choice, plan, out_dir)
+    argv = build_ladder_cmd(job.ffmpeg, job.source, job.rungs, job.profile, choice, plan, out_dir,
+                            formats=job.input_formats)
     return replace(job, choice=choice, plan=plan, argv=tuple(argv))

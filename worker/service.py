@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from worker.engine import MANIFEST_NAME, JobProgress, transcode
@@ -57,6 +57,10 @@ class Transcoder(Protocol):
     def __call__(self, input_path: str | Path, out_dir: str | Path, *, profile: Profile, settings: Any,
                  on_progress: Callable[[JobProgress], None] | None, stop: threading.Event | None) -> dict[str, Any]:
         ...
+
+
+def _size(n: float) -> str:
+    return f"{n / 1e9:.2f} GB" if abs(n) >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 def worker_name() -> str:
@@ -119,6 +123,7 @@ class Worker:
         self._draining = threading.Event()
         self._running: dict[Future[Outcome], _Running] = {}
         self._lock = threading.Lock()
+        self._reserved: dict[str, int] = {}
         self.started_jobs = 0
         self.outcomes: list[Outcome] = []
         metrics.slots.set(self.slots)
@@ -334,14 +339,31 @@ class Worker:
         return "retried"
 
     def _scratch(self, job: TranscodeJob) -> Path:
-        root = self.settings.scratch_dir or Path(tempfile.gettempdir())
+        """A work folder for the job, once its space is reserved: 3 x the source (source, package, quality copies)
+        plus ``min_free_bytes``, against the disk's free space and the scratch volume's own limit, less what the
+        jobs already running here have reserved (they have not written it all yet)."""
+        s = self.settings
+        root = s.scratch_dir or Path(tempfile.gettempdir())
         root.mkdir(parents=True, exist_ok=True)
-        need = 3 * job.source.size + self.settings.min_free_bytes
-        free = shutil.disk_usage(root).free
-        if free < need:
-            raise ScratchFull(f"{root} has {free / 1e9:.1f} GB free; this job needs {need / 1e9:.1f} GB "
-                              f"(3 x the {job.source.size / 1e9:.2f} GB source + WORKER_MIN_FREE_BYTES)")
+        size = 3 * job.source.size
+        need = size + s.min_free_bytes
+        with self._lock:
+            reserved = sum(self._reserved.values())
+            free = shutil.disk_usage(root).free - reserved
+            where = f"{root} has {_size(free)} free"
+            if s.scratch_limit_bytes is not None and s.scratch_limit_bytes - reserved < free:
+                free = s.scratch_limit_bytes - reserved
+                where = (f"the scratch volume's limit (WORKER_SCRATCH_LIMIT {s.scratch_limit}) leaves "
+                         f"{_size(free)}")
+            if free < need:
+                raise ScratchFull(f"{where} with {_size(reserved)} reserved by running jobs; this job needs "
+                                  f"{_size(need)} (3 x the {_size(job.source.size)} source + WORKER_MIN_FREE_BYTES)")
+            self._reserved[job.job_id] = size
         return Path(tempfile.mkdtemp(prefix=f"job-{job.job_id[:12]}-", dir=root))
+
+    def _unreserve(self, job_id: str) -> None:
+        with self._lock:
+            self._reserved.pop(job_id, None)
 
     def _run_job(self, job: TranscodeJob, running: _Running, log_id: str) -> Outcome:
         s = self.settings
@@ -361,8 +383,7 @@ class Worker:
         try:
             t = time.monotonic()
             report("downloading", 0)
-            suffix = PurePosixPath(job.source.name).suffix[:16] or ".bin"
-            source = work / f"source{suffix}"
+            source = work / "source"  # no extension from the blob name: ffmpeg must not pick a demuxer by it
             self.store.download(job.source.container, job.source.name, source, etag=job.source.etag)
             timings["download"] = round(time.monotonic() - t, 3)
             self.metrics.stage.labels("download").observe(timings["download"])
@@ -378,7 +399,9 @@ class Worker:
             t = time.monotonic()
             written = self.store.upload_package(work / "package", job.output.container, job.output.prefix,
                                                 skip=(MANIFEST_NAME,))
-            manifest["job"] = {"job_id": job.job_id, "source": job.source.model_dump(mode="json"),
+            # published beside the package: nothing that names the uploader's blob or its URL
+            source_facts = job.source.model_dump(mode="json", include={"etag", "size", "content_type"})
+            manifest["job"] = {"job_id": job.job_id, "source": source_facts,
                                "output": job.output.model_dump(mode="json"), "attempt": running.lease.dequeue_count,
                                "worker": self.records.worker_id, "files": len(written) + 1}
             url = self.store.write_json(job.output.container, job.output.prefix + MANIFEST_NAME, manifest)
@@ -386,6 +409,7 @@ class Worker:
             self.metrics.stage.labels("upload").observe(timings["upload"])
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            self._unreserve(job.job_id)
         self.records.update(job.job_id, state="succeeded", stage="done", progress=100.0, error="",
                             manifest_url=url, encoder=manifest.get("encoder"),
                             fallback_reason=manifest.get("fallback_reason"), renditions=len(manifest["renditions"]),

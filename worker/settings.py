@@ -32,6 +32,9 @@ class EngineSettings(BaseSettings):
     quality_policy: QualityPolicy = "flag"
     vmaf_subsample: int = Field(default=5, ge=1, description="score every Nth frame of each rendition")
     vmaf_threads: int | None = Field(default=None, ge=1)
+    input_formats: str = Field(default="mov,matroska,avi,mpegts,mxf,mpeg,mpegvideo",
+                               description="demuxers allowed to open a source (ffmpeg names): the containers the "
+                                           "upload rules accept; images, playlists and concat scripts are refused")
     nvenc_probe: bool = Field(default=True, description="run a one-frame NVENC test encode before using NVENC")
     gpu_decode: bool = Field(default=True, description="on a GPU without NVENC, decode and scale on it anyway "
                                                        "(NVDEC + scale_cuda feeding the CPU encoders)")
@@ -75,6 +78,9 @@ class ServiceSettings(EngineSettings):
     upload_concurrency: int = Field(default=8, ge=1, le=64)
     download_concurrency: int = Field(default=4, ge=1, le=64)
     min_free_bytes: int = Field(default=1024**3, ge=0, description="scratch space to keep free beyond a job's need")
+    scratch_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?|k)?$",
+                                      description="size limit of the scratch volume, a Kubernetes quantity "
+                                                  "(100Gi): statvfs shows the node's disk, not an emptyDir's limit")
     http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics (0: off)")
     http_host: str = "0.0.0.0"
     profile: Path | None = Field(default=None, description="ladder profile YAML or JSON (default: built-in)")
@@ -98,6 +104,19 @@ class ServiceSettings(EngineSettings):
         if self.storage_account_url is not None and not self.storage_account_url.startswith(("https://", "http://")):
             raise ValueError("WORKER_STORAGE_ACCOUNT_URL must be a URL such as https://ACCOUNT.blob.core.windows.net")
         return self
+
+    @property
+    def scratch_limit_bytes(self) -> int | None:
+        """``scratch_limit`` in bytes (binary suffixes Ki..Ei, decimal k..E)."""
+        if self.scratch_limit is None:
+            return None
+        text = self.scratch_limit
+        units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+                 "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+        for suffix in sorted(units, key=len, reverse=True):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * units[suffix])
+        return int(float(text))
 
     @property
     def renew_every_s(self) -> float:

@@ -470,7 +470,9 @@ def test_no_rendered_mapping_repeats_a_key(variants: dict[str, Rendered]) -> Non
 
 
 def test_the_worker_is_told_its_uploads_container_and_refuses_sharing_it() -> None:
-    rendered = render("uploads", "transcoder", [*REQUIRED, "--set", "uploads.container=incoming"])
+    rendered = render("uploads", "transcoder", [*REQUIRED, "--set", "uploads.container=incoming",
+                                                "--set", "scratch.sizeLimit=40Gi"])
     assert rendered.env()["WORKER_UPLOADS_CONTAINER"] == "incoming"
+    assert rendered.env()["WORKER_SCRATCH_LIMIT"] == "40Gi"  # the worker counts against the volume, not the disk
     assert "uploads.container and outputs.container are both \"outputs\"" in render_error(
         "--set", "uploads.container=outputs")

@@ -102,7 +102,7 @@ def test_4k_model_is_chosen_for_2160p_references(ffmpeg: str, tmp_path: Path) ->
                     video=("-c:v", "libx264", "-preset", "ultrafast", "-crf", "30"))
     plan = plan_measurement(uhd, uhd)
     assert plan.model == "vmaf_4k_v0.6.1"
-    assert "version=vmaf_4k_v0.6.1" in plan.command[10]
+    assert "version=vmaf_4k_v0.6.1" in plan.command[plan.command.index("-filter_complex") + 1]
 
 
 def test_explicit_offset_realigns_a_late_start(clips: Clips) -> None:

@@ -19,13 +19,27 @@ def test_escape_filter_value_protects_colons_and_quotes() -> None:
     assert escape_filter_value("/tmp/it's/log.json") == "'/tmp/it'\\''s/log.json'"
 
 
+def graph_of(cmd: list[str]) -> str:
+    return cmd[cmd.index("-filter_complex") + 1]
+
+
+def test_untrusted_inputs_are_opened_from_local_files_by_allowed_demuxers_only() -> None:
+    dist = replace(REF, path="dist.mp4")
+    opts = MeasureOptions(n_threads=4, input_formats="mov,matroska")
+    cmd = build_vmaf_cmd("ffmpeg", dist, REF, plan_alignment(dist, REF, opts), opts, "version=vmaf_v0.6.1", "v.json")
+    for path in ("dist.mp4", "ref.mp4"):
+        i = cmd.index(path)
+        assert cmd[i - 5: i] == ["-protocol_whitelist", "file", "-format_whitelist", "mov,matroska", "-i"]
+
+
 def test_golden_argv_for_an_aligned_pair() -> None:
     dist = replace(REF, path="dist.mp4")
     opts = MeasureOptions(n_threads=4)
     cmd = build_vmaf_cmd("ffmpeg", dist, REF, plan_alignment(dist, REF, opts), opts, "version=vmaf_v0.6.1",
                          Path("/tmp/v.json"))
     assert cmd == [
-        "ffmpeg", "-nostdin", "-nostats", "-progress", "pipe:1", "-i", "dist.mp4", "-i", "ref.mp4",
+        "ffmpeg", "-nostdin", "-nostats", "-progress", "pipe:1",
+        "-protocol_whitelist", "file", "-i", "dist.mp4", "-protocol_whitelist", "file", "-i", "ref.mp4",
         "-filter_complex",
         "[0:v]settb=1,setpts=N[dist];[1:v]settb=1,setpts=N[ref];"
         r"[dist][ref]libvmaf=model='version=vmaf_v0.6.1\:name=vmaf':n_threads=4:"
@@ -39,7 +53,7 @@ def test_scaling_offset_and_truncation_in_the_graph() -> None:
     opts = MeasureOptions(offset=5, subsample=3, metrics=("vmaf",), n_threads=2, scaler="lanczos",
                           on_frame_count_mismatch="truncate")
     plan = plan_alignment(dist, REF, opts)
-    graph = build_vmaf_cmd("ffmpeg", dist, REF, plan, opts, "version=vmaf_v0.6.1", "v.json")[10]
+    graph = graph_of(build_vmaf_cmd("ffmpeg", dist, REF, plan, opts, "version=vmaf_v0.6.1", "v.json"))
     dist_chain, ref_chain, vmaf = graph.split(";")
     assert dist_chain == "[0:v]trim=start_frame=5:end_frame=65,scale=1280:720:flags=lanczos,settb=1,setpts=N[dist]"
     assert ref_chain == "[1:v]settb=1,setpts=N[ref]"
@@ -50,7 +64,7 @@ def test_resampling_comes_before_trimming() -> None:
     dist = replace(REF, path="dist.mp4", frame_rate=Fraction(25), frame_count=50)
     opts = MeasureOptions(on_frame_rate_mismatch="resample")
     plan = plan_alignment(dist, REF, opts)
-    graph = build_vmaf_cmd("ffmpeg", dist, REF, plan, opts, "version=vmaf_v0.6.1", "v.json")[10]
+    graph = graph_of(build_vmaf_cmd("ffmpeg", dist, REF, plan, opts, "version=vmaf_v0.6.1", "v.json"))
     assert graph.startswith("[0:v]setpts=PTS-STARTPTS,fps=fps=30/1,trim=start_frame=0:end_frame=60,settb=1")
 
 
@@ -89,7 +103,7 @@ def test_automatic_model_by_reference_height() -> None:
 
 def test_thumbnail_cmd() -> None:
     assert build_thumbnail_cmd("ffmpeg", "a.mp4", 40, width=64, height=36, resample_to="30/1") == [
-        "ffmpeg", "-nostdin", "-v", "error", "-i", "a.mp4", "-map", "0:v:0",
+        "ffmpeg", "-nostdin", "-v", "error", "-protocol_whitelist", "file", "-i", "a.mp4", "-map", "0:v:0",
         "-vf", "setpts=PTS-STARTPTS,fps=fps=30/1,scale=64:36:flags=area,format=gray",
         "-frames:v", "40", "-f", "rawvideo", "-",
     ]

@@ -15,6 +15,7 @@ import pytest
 
 from worker.command import build_ladder_cmd, plan_encode
 from worker.ladder import plan_ladder
+from worker.settings import EngineSettings
 
 from .gpu_cases import CASES, Case, choice_for, profile_for, variant_source
 
@@ -27,7 +28,8 @@ def render(case: Case) -> dict[str, str | None]:
     choice = choice_for(case)
     plan = plan_encode(source, profile, choice)
     rungs = plan_ladder(source.width, source.height, profile)
-    argv = build_ladder_cmd("ffmpeg", source, rungs, profile, choice, plan, "/out")
+    argv = build_ladder_cmd("ffmpeg", source, rungs, profile, choice, plan, "/out",
+                            formats=EngineSettings().input_formats)
     return {"path": plan.path, "encoder": choice.encoder, "argv": shlex.join(argv)}
 
 
@@ -59,6 +61,8 @@ def test_golden_gpu_argv_reads_as_intended() -> None:
     for key, value in golden.items():
         argv = shlex.split(value["argv"])
         assert "-autorotate" not in argv and "-strict_gop" not in " ".join(argv), key
+        i = argv.index("-i")
+        assert argv[i - 4: i] == ["-protocol_whitelist", "file", "-format_whitelist", EngineSettings().input_formats]
         if value["encoder"].endswith("_nvenc"):
             presets = [argv[i + 1] for i, a in enumerate(argv) if a.startswith("-preset:v:")]
             assert presets and all(p in {f"p{n}" for n in range(1, 8)} for p in presets), key
@@ -68,7 +72,7 @@ def test_golden_gpu_argv_reads_as_intended() -> None:
         if value["encoder"] in ("hevc_nvenc", "libx265"):
             assert sum(a.startswith("-tag:v:") and argv[i + 1] == "hvc1" for i, a in enumerate(argv)) == 3, key
         if "-hwaccel_output_format" in argv and "-rot0" not in key and key.split("-")[-1].startswith("rot"):
-            assert argv[argv.index("-i") - 2: argv.index("-i")] == ["-display_rotation:v:0", "0"], key
+            assert argv[argv.index("-i") - 6: argv.index("-i") - 4] == ["-display_rotation:v:0", "0"], key
     assert "transpose_cuda=dir=reversal" in golden["gpu-h264-rot180"]["argv"]
     assert "[0:v]transpose_cuda=dir=clock," in golden["gpu-decode-h264-rot270"]["argv"]
     assert "hwupload_cuda=device=0" in golden["gpu-hybrid-h264-rot0"]["argv"]

@@ -37,7 +37,7 @@ def arg(cmd: list[str], flag: str) -> str:
 def test_golden_cpu_ladder() -> None:
     assert build() == [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y",
-        "-i", "in.mp4",
+        "-protocol_whitelist", "file", "-i", "in.mp4",
         "-filter_complex",
         "[0:v]split=3[s0][s1][s2];"
         "[s0]scale=1280:720:flags=bicubic,setsar=r=1/1:max=1000000,format=yuv420p[v0];"
@@ -63,8 +63,9 @@ def test_golden_cpu_ladder() -> None:
 def test_gpu_path_keeps_frames_on_the_gpu() -> None:
     source = replace(SOURCE, rotation=90, width=720, height=1280, interlaced=True)
     cmd = build(source, NVENC)
-    assert cmd[cmd.index("-i") - 8: cmd.index("-i")] == [
-        "-hwaccel", "cuda", "-hwaccel_device", "1", "-hwaccel_output_format", "cuda", "-display_rotation:v:0", "0"]
+    assert cmd[cmd.index("-i") - 10: cmd.index("-i")] == [
+        "-hwaccel", "cuda", "-hwaccel_device", "1", "-hwaccel_output_format", "cuda", "-display_rotation:v:0", "0",
+        "-protocol_whitelist", "file"]
     assert "-autorotate" not in cmd  # a flag without a value: "-autorotate 0" made "0" an output file
     graph = arg(cmd, "-filter_complex")
     assert graph.startswith("[0:v]bwdif_cuda=mode=send_frame:deint=interlaced,transpose_cuda=dir=cclock,split=3")

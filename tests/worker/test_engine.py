@@ -117,8 +117,6 @@ def test_failed_job_leaves_an_earlier_package_untouched(sources: Sources, small_
         ("interlaced", [(320, 240), (160, 120)], 90, "deinterlaced"),
         # a 16x16 source gets one rung at its own size
         ("tiny", [(16, 16)], 60, "tiny"),
-        # a still image becomes a one-frame rendition
-        ("still", [(320, 240), (160, 120)], 1, "still"),
         ("silent", [(320, 240), (160, 120)], 90, "no audio"),
     ],
 )
@@ -231,3 +229,31 @@ def test_hevc_and_av1_ladders_play_back(sources: Sources, settings: EngineSettin
         assert (width, height, frames) == (rendition["width"], rendition["height"], 90)
         keyframes.append(keys)
     assert keyframes[0] == keyframes[1] and keyframes[0][:3] == [0.0, 1.0, 2.0]
+
+
+def test_an_image_is_refused_as_an_image(sources: Sources, small_profile: Profile, settings: EngineSettings,
+                                         tmp_path: Path) -> None:
+    """It used to become a one-frame ladder; renamed .mp4 it is still a PNG."""
+    renamed = tmp_path / "holiday.mp4"
+    renamed.write_bytes(sources.still.read_bytes())
+    for path in (sources.still, renamed):
+        with pytest.raises(InvalidSource, match=r"is an image \(PNG\), not a video"):
+            transcode(path, tmp_path / "out", profile=small_profile, settings=settings)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_playlist_cannot_make_the_engine_read_other_files(sources: Sources, small_profile: Profile,
+                                                             settings: EngineSettings, tmp_path: Path) -> None:
+    """An HLS playlist saved as source.m3u8 made PyAV and ffmpeg open any local file it named (here a video, so
+    the job even "succeeded" with someone else's content)."""
+    elsewhere = tmp_path / "private" / "other.ts"
+    elsewhere.parent.mkdir()
+    from quality.runner import run_ffmpeg_capture
+
+    run_ffmpeg_capture([settings.ffmpeg_binary or __import__("quality").resolve_ffmpeg(None), "-v", "error", "-i",
+                        str(sources.av), "-c", "copy", "-f", "mpegts", str(elsewhere)], timeout=60)
+    playlist = tmp_path / "source.m3u8"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:3\n#EXTINF:3.0,\nfile://{elsewhere}\n#EXT-X-ENDLIST\n")
+    with pytest.raises(InvalidSource, match="an HLS playlist"):
+        transcode(playlist, tmp_path / "out", profile=small_profile, settings=settings)
+    assert not (tmp_path / "out").exists()

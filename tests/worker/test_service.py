@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 
 import pytest
 from azure.storage.blob import BlobServiceClient
@@ -26,7 +27,7 @@ from tests.worker.service_helpers import (
     upload,
     wait_for,
 )
-from worker.errors import EncodeCrashed
+from worker.errors import EncodeCrashed, ScratchFull
 
 pytestmark = [pytest.mark.azurite, pytest.mark.ffmpeg]
 
@@ -53,6 +54,11 @@ def test_job_becomes_a_published_package(stack, sources, profile_file) -> None:
     assert rec["manifest_url"].endswith(f"{job_id}/manifest.json")
     assert json.loads(rec["timings"])["upload"] > 0
     assert queue_depth(stack) == 0 and poisoned(stack) == []
+    # the published manifest names neither the upload (blob name, URL) nor the worker's scratch paths
+    text = json.dumps(manifest, ensure_ascii=False)
+    for private in ("Vidéo été", "clips/", stack.names.uploads + "/", str(settings.scratch_dir), "/tmp/"):
+        assert private not in text, private
+    assert manifest["job"]["source"]["size"] == sources.av.stat().st_size and "path" not in manifest["source"]
 
 
 @pytest.mark.parametrize(("body", "reason"), [
@@ -123,6 +129,22 @@ def test_a_message_outside_the_workers_scope_is_poisoned_and_touches_nothing(sta
         stack.names.uploads)
     assert uploads.get_blob_client(victim["name"]).exists()
     assert output_names(stack, blob["job_id"]) == []
+
+
+def test_scratch_space_counts_the_volume_limit_and_the_running_jobs(stack, profile_file) -> None:
+    """statvfs shows the node's disk, not the emptyDir's limit, and running jobs have not written all they will."""
+    worker = InProcessWorker(service_settings(stack, profile_file, scratch_limit="3Mi", min_free_bytes=0)).worker
+
+    def job(n: int) -> SimpleNamespace:
+        return SimpleNamespace(job_id=f"{n:032x}", source=SimpleNamespace(size=600_000))
+
+    first = worker._scratch(job(1))  # 1.8 MB of 3.1 MB
+    with pytest.raises(ScratchFull, match=r"WORKER_SCRATCH_LIMIT 3Mi\) leaves 1.3 MB with 1.8 MB reserved by "
+                                          r"running jobs; this job needs 1.8 MB"):
+        worker._scratch(job(2))
+    worker._unreserve(job(1).job_id)
+    second = worker._scratch(job(2))
+    assert first.parent == second.parent == stack.root / "scratch"
 
 
 def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:

@@ -213,6 +213,8 @@ spec:
           value: {{ .Values.worker.httpPort | quote }}
         - name: WORKER_SCRATCH_DIR
           value: /scratch
+        - name: WORKER_SCRATCH_LIMIT
+          value: {{ .Values.scratch.sizeLimit | quote }}
         - name: WORKER_MIN_FREE_BYTES
           value: {{ .Values.worker.minFreeBytes | int64 | quote }}
         - name: WORKER_PROFILE
