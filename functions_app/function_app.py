@@ -1,7 +1,9 @@
 """Azure Functions entry point (Python v2 model): a blob in the uploads container becomes one transcode job.
 
-The trigger binds an SDK ``BlobClient`` (never the video's bytes) and the message goes out through the queue output
-binding, which base64-encodes it (``host.json``: ``messageEncoding: base64``). All logic is in ``ingest.py``.
+The trigger binds an SDK ``BlobClient`` (never the video's bytes). The job message is sent by the function itself
+with an SDK ``QueueClient`` (base64, as the worker reads it), not through a queue output binding: the binding flushes
+after the function returns, so a failed flush could not be told from a sent message, and the record would claim a
+job whose message was never sent. All logic is in ``ingest.py``.
 
 Two things here are deliberate:
 
@@ -19,9 +21,10 @@ from datetime import UTC, datetime
 import azure.functions as func
 import azurefunctions.extensions.bindings.blob as blob  # type: ignore[import-untyped]
 from azure.data.tables import TableClient
+from azure.storage.queue import QueueClient
 
 from .ingest import handle_upload
-from .settings import CONNECTION, IngestSettings, blob_trigger_source, table_client
+from .settings import CONNECTION, IngestSettings, blob_trigger_source, queue_client, table_client
 
 __all__ = ["app", "enqueue_transcode"]
 
@@ -29,19 +32,16 @@ app = func.FunctionApp()
 
 
 @functools.cache
-def _context() -> tuple[IngestSettings, TableClient]:
+def _context() -> tuple[IngestSettings, TableClient, QueueClient]:
     settings = IngestSettings.from_env(os.environ)
-    return settings, table_client(settings)
+    return settings, table_client(settings), queue_client(settings)
 
 
 @app.blob_trigger(arg_name="client", path="%UPLOADS_CONTAINER%/{name}", connection=CONNECTION,
                   source=func.BlobSource(blob_trigger_source(os.environ)))
-@app.queue_output(arg_name="msg", queue_name="%JOBS_QUEUE%", connection=CONNECTION)
-def enqueue_transcode(client: blob.BlobClient, msg: func.Out[str]) -> None:
-    settings, table = _context()
+def enqueue_transcode(client: blob.BlobClient) -> None:
+    settings, table, queue = _context()
     props = client.get_blob_properties()
-    result = handle_upload(container=client.container_name, name=client.blob_name, url=client.url, etag=props.etag,
-                           size=props.size, content_type=props.content_settings.content_type, settings=settings,
-                           table=table, now=datetime.now(UTC))
-    if result.message is not None:
-        msg.set(result.message)
+    handle_upload(container=client.container_name, name=client.blob_name, url=client.url, etag=props.etag,
+                  size=props.size, content_type=props.content_settings.content_type, settings=settings, table=table,
+                  send=queue.send_message, now=datetime.now(UTC))

@@ -10,10 +10,11 @@ Rejected upload, PartitionKey ``"rejected"``, RowKey = job id::
 
     state="rejected" reason_code error source_* content_type submitted_at updated_at
 
-The record is created before the message is sent (the queue output is flushed after the function returns). If an
-invocation dies in between, the record says "queued" with no message behind it; a redelivered event for the same
-blob then finds a queued record older than ``requeue_after_s`` and sends the message again. The worker claims a
-record with an ETag match, so a second message for the same job is harmless.
+The record is created with ``enqueued_at`` empty, the function then sends the message itself, and only after the
+queue accepted it is ``enqueued_at`` set. A failure anywhere in between fails the invocation; the host's retry finds
+the record still unsent and sends again (``unsent``). So there is no window in which a record exists and its message
+is silently missing; the cost is an occasional second message, which the worker deduplicates (it claims a record
+with an ETag match). A record sent long ago and still ``queued`` after ``requeue_after_s`` is sent again too.
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ from azure.data.tables import EdmType, EntityProperty, UpdateMode
 
 from .jobs import format_timestamp
 
-__all__ = ["JOB_PARTITION", "REJECTED_PARTITION", "CreateOutcome", "JobTable", "create_queued", "record_rejected"]
+__all__ = ["JOB_PARTITION", "REJECTED_PARTITION", "CreateOutcome", "JobTable", "create_queued", "mark_enqueued",
+           "record_rejected"]
 
 JOB_PARTITION = "job"
 REJECTED_PARTITION = "rejected"
 
-CreateOutcome = Literal["created", "duplicate", "requeue"]
-"""``created``: a new record, send the message. ``duplicate``: the job is known and alive, send nothing.
-``requeue``: the record has been queued longer than ``requeue_after_s`` with nobody claiming it, send again."""
+CreateOutcome = Literal["created", "unsent", "duplicate", "requeue"]
+"""``created``: a new record, send the message. ``unsent``: the record exists but no send was ever confirmed (an
+earlier invocation failed after writing it), send it now. ``duplicate``: the job is known, sent and alive, send
+nothing. ``requeue``: sent, but queued longer than ``requeue_after_s`` with nobody claiming it, send again."""
 
 
 class JobTable(Protocol):
@@ -88,6 +91,7 @@ def _queued_entity(job: Mapping[str, Any], updated_at: str) -> dict[str, Any]:
         "output_prefix": output["prefix"],
         "submitted_at": job["submitted_at"],
         "updated_at": updated_at,
+        "enqueued_at": "",
         "attempts": 0,
         "progress": 0.0,
         "stage": "queued",
@@ -114,6 +118,8 @@ def create_queued(table: JobTable, job: Mapping[str, Any], *, now: datetime | No
         return "duplicate"
     if existing.get("state") != "queued":
         return "duplicate"
+    if not existing.get("enqueued_at"):
+        return "unsent"
     last = _parse_timestamp(existing.get("updated_at")) or _parse_timestamp(existing.get("submitted_at"))
     if last is not None and (now - last).total_seconds() < requeue_after_s:
         return "duplicate"
@@ -124,6 +130,13 @@ def create_queued(table: JobTable, job: Mapping[str, Any], *, now: datetime | No
     except (ResourceModifiedError, ResourceNotFoundError):
         return "duplicate"
     return "requeue"
+
+
+def mark_enqueued(table: JobTable, job_id: str, *, now: datetime | None = None) -> None:
+    """Record that the queue accepted the job's message (a merge: the worker may already be updating the row)."""
+    stamp = format_timestamp(now or datetime.now(UTC))
+    table.update_entity({"PartitionKey": JOB_PARTITION, "RowKey": job_id, "enqueued_at": stamp},
+                        mode=UpdateMode.MERGE)
 
 
 def record_rejected(table: JobTable, *, job_id: str, container: str, name: str, etag: str, size: int,

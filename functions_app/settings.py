@@ -18,9 +18,10 @@ from .jobs import DEFAULT_EXTENSIONS, UploadRules, normalize_extension
 
 if TYPE_CHECKING:
     from azure.data.tables import TableClient
+    from azure.storage.queue import QueueClient
 
 __all__ = ["CONNECTION", "BlobTriggerSource", "IngestSettings", "SettingsError", "blob_trigger_source",
-           "table_client"]
+           "queue_client", "table_client"]
 
 CONNECTION = "TranscodeStorage"
 """The app-setting name (prefix) of the storage connection used by the trigger, the queue output and the table."""
@@ -104,6 +105,7 @@ class IngestSettings:
     blob_trigger_source: BlobTriggerSource = "EventGrid"
     connection_string: str | None = field(default=None, repr=False)
     table_service_uri: str | None = None
+    queue_service_uri: str | None = None
     client_id: str | None = None
 
     @property
@@ -127,6 +129,10 @@ class IngestSettings:
                                 f"to the table endpoint for an identity-based connection{hint}")
         if table_uri is not None and not table_uri.startswith(("https://", "http://")):
             raise SettingsError(f"{CONNECTION}__tableServiceUri={table_uri!r} is not an http(s) URL")
+        queue_uri = environ.get(f"{CONNECTION}__queueServiceUri", "").strip() or None
+        if connection_string is None and (queue_uri is None or not queue_uri.startswith(("https://", "http://"))):
+            raise SettingsError(f"set {CONNECTION}__queueServiceUri to the queue endpoint (an http(s) URL): the "
+                                "function sends the job message itself, so that a failed send is retried")
         return cls(
             uploads_container=uploads,
             outputs_container=outputs,
@@ -138,6 +144,7 @@ class IngestSettings:
             blob_trigger_source=blob_trigger_source(environ),
             connection_string=connection_string,
             table_service_uri=None if connection_string else table_uri,
+            queue_service_uri=None if connection_string else queue_uri,
             client_id=environ.get(f"{CONNECTION}__clientId", "").strip() or None,
         )
 
@@ -153,3 +160,19 @@ def table_client(settings: IngestSettings) -> TableClient:
     assert settings.table_service_uri is not None  # from_env guarantees one of the two
     credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
     return TableClient(endpoint=settings.table_service_uri, table_name=settings.jobs_table, credential=credential)
+
+
+def queue_client(settings: IngestSettings) -> QueueClient:
+    """The jobs queue client, base64 like the Functions queue binding (what the worker decodes)."""
+    from azure.storage.queue import QueueClient, TextBase64EncodePolicy
+
+    policy = TextBase64EncodePolicy()
+    if settings.connection_string:
+        return QueueClient.from_connection_string(settings.connection_string, settings.jobs_queue,
+                                                  message_encode_policy=policy)
+    from azure.identity import DefaultAzureCredential
+
+    assert settings.queue_service_uri is not None  # from_env guarantees one of the two
+    credential = DefaultAzureCredential(managed_identity_client_id=settings.client_id)
+    return QueueClient(settings.queue_service_uri, settings.jobs_queue, credential=credential,
+                       message_encode_policy=policy)

@@ -66,7 +66,7 @@ def queue_jobs(queue: QueueClient, container: str, prefix: str, *, visibility_ti
                delete: bool = False) -> QueueJobs:
     """Receive every visible message once (32 at a time) and count the job ids of this run's blobs.
 
-    ``queue`` must decode base64 (``TextBase64DecodePolicy``): that is how the Function's output binding sends.
+    ``queue`` must decode base64 (``TextBase64DecodePolicy``): that is how the Function sends.
     """
     ids: Counter[str] = Counter()
     other = undecodable = 0

@@ -25,7 +25,7 @@ class Clients:
         return self.tables.get_table_client(name)
 
     def jobs_queue(self, name: str) -> QueueClient:
-        """A client that decodes base64, as the Function's queue output binding encodes."""
+        """A client that decodes base64, as the Function's queue client encodes."""
         client = self.queues.get_queue_client(name, message_decode_policy=TextBase64DecodePolicy())
         return client
 

@@ -1,7 +1,8 @@
 """Runs the Function app's blob handler the way the Functions host would, for Azurite (which has no Event Grid).
 
-The host's job for ``enqueue_transcode``: resolve the app settings, hand the function an SDK ``BlobClient`` for the
-new blob, and send what it set on its queue output, base64-encoded (the binding's encoding), to the jobs queue.
+The host's job for ``enqueue_transcode``: resolve the app settings and hand the function an SDK ``BlobClient`` for
+the new blob; the function sends the job message itself. ``deliver`` reports what it sent (read from the queue
+client the function uses, wrapped here), so callers can follow it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +19,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, TextBase64EncodePolicy
 
-__all__ = ["FunctionHost", "OutValue"]
+__all__ = ["FunctionHost"]
 
 FUNCTION_NAME = "enqueue_transcode"
 
@@ -48,22 +50,27 @@ def indexed_functions() -> dict[str, Callable[..., Any]]:
     return functions
 
 
-class OutValue:
-    """The ``func.Out[str]`` the host passes: the function sets a value, the host sends it after the call."""
+class _RecordingQueue:
+    """The function's queue client, remembering what each thread sent last (invocations run concurrently)."""
 
-    def __init__(self) -> None:
-        self._value: str | None = None
+    def __init__(self, inner: QueueClient) -> None:
+        self._inner = inner
+        self._sent = threading.local()
 
-    def set(self, value: str) -> None:
-        self._value = value
+    def send_message(self, content: str, **kwargs: Any) -> Any:
+        result = self._inner.send_message(content, **kwargs)
+        self._sent.value = content
+        return result
 
-    def get(self) -> str | None:
-        return self._value
+    def take(self) -> str | None:
+        value: str | None = getattr(self._sent, "value", None)
+        self._sent.value = None
+        return value
 
 
 class FunctionHost:
     """Safe to call from many threads at once, as the host runs invocations concurrently. The blob clients it hands
-    out and the queue client share one connection pool each (``connections`` wide), as the host's do."""
+    out and the function's queue client share one connection pool each (``connections`` wide), as the host's do."""
 
     def __init__(self, connection_string: str, app_settings: dict[str, str], *, connections: int = 32) -> None:
         self.connection_string = connection_string
@@ -73,23 +80,31 @@ class FunctionHost:
         self._function = self._load()
         self._blobs = BlobServiceClient.from_connection_string(connection_string,
                                                               transport=pooled_transport(connections))
-        self._queue_client = QueueClient.from_connection_string(connection_string, self.queue_name,
-                                                                message_encode_policy=TextBase64EncodePolicy(),
-                                                                transport=pooled_transport(connections))
+        self._queue = self._wire(connections)
 
     @staticmethod
     def _load() -> Callable[..., Any]:
         from functions_app import function_app
 
-        function_app._context.cache_clear()  # a new host reads the app settings afresh, as a new process would
+        getattr(function_app._context, "cache_clear", lambda: None)()  # a new host reads the settings afresh
         return indexed_functions()[FUNCTION_NAME]
 
+    def _wire(self, connections: int) -> _RecordingQueue:
+        """The function's own (settings, table, queue), with the queue on a pooled transport and recording."""
+        from functions_app import function_app
+        from functions_app.settings import IngestSettings, table_client
+
+        settings = IngestSettings.from_env(os.environ)
+        queue = _RecordingQueue(QueueClient.from_connection_string(
+            self.connection_string, self.queue_name, message_encode_policy=TextBase64EncodePolicy(),
+            transport=pooled_transport(connections)))
+        context = (settings, table_client(settings), queue)
+        function_app._context = lambda: context  # type: ignore[assignment]
+        return queue
+
     def deliver(self, container: str, name: str) -> str | None:
-        """One BlobCreated event: run the function; send its queue output. Returns the message sent, if any."""
+        """One BlobCreated event: run the function. Returns the message it sent, if any."""
         client = self._blobs.get_blob_client(container, name)
-        out = OutValue()
-        self._function(client=client, msg=out)
-        message = out.get()
-        if message is not None:
-            self._queue_client.send_message(message)
-        return message
+        self._queue.take()
+        self._function(client=client)
+        return self._queue.take()

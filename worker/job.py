@@ -1,6 +1,6 @@
 """The job message, validated once at the edge: base64 text from the queue becomes a ``TranscodeJob`` or ``InvalidJob``.
 
-The Function's queue output binding base64-encodes what it sends, so the message body is base64 of UTF-8 JSON. The
+The Function base64-encodes what it sends (TextBase64EncodePolicy), so the message body is base64 of UTF-8 JSON. The
 format is pinned by ``tests/data/job_v1.json`` on both sides (the Function and this module share no code).
 """
 

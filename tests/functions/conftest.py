@@ -12,12 +12,17 @@ from azure.data.tables import TableClient, TableServiceClient
 
 from functions_app.settings import IngestSettings
 
-from .fakes import FakeTable
+from .fakes import FakeQueue, FakeTable
 
 
 @pytest.fixture
 def fake_table() -> FakeTable:
     return FakeTable()
+
+
+@pytest.fixture
+def fake_queue() -> FakeQueue:
+    return FakeQueue()
 
 
 @pytest.fixture

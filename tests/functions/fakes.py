@@ -1,4 +1,5 @@
-"""Test doubles for the Function app: an in-memory job table, a fake bound BlobClient, a captured queue output."""
+"""Test doubles for the Function app: an in-memory job table, a fake bound BlobClient, a fake queue client; the table
+and the queue can be told to fail their next calls, as a 503 or a dropped connection would."""
 
 from __future__ import annotations
 
@@ -9,11 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import azure.functions as func
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import UpdateMode
 
 NOW = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
+
+
+class ServiceUnavailable(HttpResponseError):
+    """A 503 from a storage service."""
 
 
 class FakeEntity(dict[str, Any]):
@@ -29,7 +38,14 @@ class FakeTable:
         self.rows: dict[tuple[str, str], dict[str, Any]] = {}
         self.etags: dict[tuple[str, str], str] = {}
         self.calls: list[str] = []
+        self.failures: dict[str, int] = {}
+        """method name -> how many of its next calls fail with a 503"""
         self._counter = itertools.count(1)
+
+    def _maybe_fail(self, method: str) -> None:
+        if self.failures.get(method, 0) > 0:
+            self.failures[method] -= 1
+            raise ServiceUnavailable(f"{method}: 503 Server Busy (injected)")
 
     def _store(self, key: tuple[str, str], entity: dict[str, Any]) -> dict[str, Any]:
         self.rows[key] = entity
@@ -42,6 +58,7 @@ class FakeTable:
 
     def create_entity(self, entity: Mapping[str, Any], **kwargs: Any) -> dict[str, Any]:
         self.calls.append("create_entity")
+        self._maybe_fail("create_entity")
         key = self._key(entity)
         if key in self.rows:
             raise ResourceExistsError("EntityAlreadyExists")
@@ -49,6 +66,7 @@ class FakeTable:
 
     def get_entity(self, partition_key: str, row_key: str, **kwargs: Any) -> FakeEntity:
         self.calls.append("get_entity")
+        self._maybe_fail("get_entity")
         key = (partition_key, row_key)
         if key not in self.rows:
             raise ResourceNotFoundError("ResourceNotFound")
@@ -57,6 +75,7 @@ class FakeTable:
     def upsert_entity(self, entity: Mapping[str, Any], mode: UpdateMode = UpdateMode.MERGE,
                       **kwargs: Any) -> dict[str, Any]:
         self.calls.append("upsert_entity")
+        self._maybe_fail("upsert_entity")
         key = self._key(entity)
         base = self.rows.get(key, {}) if mode == UpdateMode.MERGE else {}
         return self._store(key, {**base, **entity})
@@ -64,6 +83,7 @@ class FakeTable:
     def update_entity(self, entity: Mapping[str, Any], mode: UpdateMode = UpdateMode.MERGE,
                       **kwargs: Any) -> dict[str, Any]:
         self.calls.append("update_entity")
+        self._maybe_fail("update_entity")
         key = self._key(entity)
         if key not in self.rows:
             raise ResourceNotFoundError("ResourceNotFound")
@@ -105,15 +125,16 @@ class FakeBlobClient:
         return self.properties
 
 
-class CapturedOut(func.Out[str]):
+class FakeQueue:
+    """``QueueClient.send_message``, recording what was sent; ``fail_next`` sends fail with a 503."""
+
     def __init__(self) -> None:
-        self.value: str | None = None
-        self.calls = 0
+        self.sent: list[str] = []
+        self.fail_next = 0
 
-    def set(self, val: str) -> None:
-        self.value = val
-        self.calls += 1
-
-    def get(self) -> str:
-        assert self.value is not None
-        return self.value
+    def send_message(self, content: str, **kwargs: Any) -> dict[str, str]:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise ServiceUnavailable("send_message: 503 Server Busy (injected)")
+        self.sent.append(content)
+        return {"id": str(len(self.sent))}

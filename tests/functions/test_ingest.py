@@ -13,15 +13,17 @@ from functions_app.ingest import IngestResult, handle_upload
 from functions_app.jobs import job_id_for
 from functions_app.settings import IngestSettings
 
-from .fakes import NOW, FakeTable
+from .fakes import NOW, FakeQueue, FakeTable, ServiceUnavailable
 
 URL = "https://acct.blob.core.windows.net/uploads/"
 
 
 def upload(table: FakeTable, settings: IngestSettings, name: str = "show/ep1.mp4", etag: str = '"0x8DC1"',
-           size: int = 10_000, content_type: str | None = "video/mp4", **kw: Any) -> IngestResult:
+           size: int = 10_000, content_type: str | None = "video/mp4", queue: FakeQueue | None = None,
+           **kw: Any) -> IngestResult:
     return handle_upload(container="uploads", name=name, url=URL + name, etag=etag, size=size,
-                         content_type=content_type, settings=settings, table=table, now=kw.get("now", NOW))
+                         content_type=content_type, settings=settings, table=table,
+                         send=(queue or FakeQueue()).send_message, now=kw.get("now", NOW))
 
 
 def test_enqueued(fake_table: FakeTable, settings: IngestSettings, caplog: pytest.LogCaptureFixture) -> None:
@@ -49,7 +51,7 @@ def test_repeated_event_is_duplicate(fake_table: FakeTable, settings: IngestSett
     caplog.set_level(logging.INFO, logger="functions_app")
     again = upload(fake_table, settings, now=NOW + timedelta(seconds=30))
     assert (again.outcome, again.job_id, again.message) == ("duplicate", first.job_id, None)
-    assert again.reason and "already has a job record" in again.reason
+    assert again.reason and "already has a job whose message was sent" in again.reason
     assert len(caplog.records) == 1 and f"duplicate event job={first.job_id}" in caplog.text
 
 
@@ -111,3 +113,36 @@ def test_table_errors_propagate_so_the_host_retries(settings: IngestSettings) ->
 
     with pytest.raises(ConnectionError):
         upload(Broken(), settings)
+
+
+@pytest.mark.parametrize(("step", "messages"), [
+    ("create_entity", 1),  # the record is not written: the retry starts afresh
+    ("send_message", 1),  # the record is written, the send fails: the retry finds it unsent and sends
+    ("mark_enqueued", 2),  # sent, not marked: the retry sends again (the worker deduplicates the second)
+    ("none", 1),
+], ids=["record-fails", "send-fails", "mark-fails", "no-failure"])
+def test_a_failure_at_any_step_is_retried_until_the_message_is_sent(fake_table: FakeTable, settings: IngestSettings,
+                                                                    step: str, messages: int) -> None:
+    """The old order (record, then a binding flushed after return) lost the job when the flush failed: the retry
+    seconds later found a fresh queued record and sent nothing for REQUEUE_AFTER_S."""
+    queue = FakeQueue()
+    if step == "send_message":
+        queue.fail_next = 1
+    elif step != "none":
+        fake_table.failures["update_entity" if step == "mark_enqueued" else step] = 1
+    outcomes = []
+    for attempt in range(5):  # the host's retries (maxDequeueCount), seconds apart
+        try:
+            outcomes.append(upload(fake_table, settings, queue=queue,
+                                   now=NOW + timedelta(seconds=2 * attempt)).outcome)
+            break
+        except ServiceUnavailable:
+            outcomes.append("failed")
+    assert len(queue.sent) == messages and len({json.loads(m)["job_id"] for m in queue.sent}) == 1
+    job_id = json.loads(queue.sent[0])["job_id"]
+    assert fake_table.rows[("job", job_id)]["enqueued_at"]  # a record without a confirmed send never stays
+    expected = {"create_entity": ["failed", "enqueued"], "send_message": ["failed", "resent"],
+                "mark_enqueued": ["failed", "resent"], "none": ["enqueued"]}[step]
+    assert outcomes == expected
+    assert upload(fake_table, settings, queue=queue, now=NOW + timedelta(seconds=60)).outcome == "duplicate"
+    assert len(queue.sent) == messages

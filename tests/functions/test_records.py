@@ -9,13 +9,13 @@ import pytest
 from azure.data.tables import EdmType, EntityProperty, TableClient
 
 from functions_app.jobs import build_job, job_id_for
-from functions_app.records import create_queued, record_rejected
+from functions_app.records import create_queued, mark_enqueued, record_rejected
 
 from .fakes import NOW, FakeTable
 
 QUEUED_FIELDS = {"PartitionKey", "RowKey", "state", "source_container", "source_name", "source_etag", "source_size",
-                 "content_type", "output_container", "output_prefix", "submitted_at", "updated_at", "attempts",
-                 "progress", "stage"}
+                 "content_type", "output_container", "output_prefix", "submitted_at", "updated_at", "enqueued_at",
+                 "attempts", "progress", "stage"}
 REJECTED_FIELDS = {"PartitionKey", "RowKey", "state", "reason_code", "error", "source_container", "source_name",
                    "source_etag", "source_size", "content_type", "submitted_at", "updated_at"}
 
@@ -43,17 +43,22 @@ def test_created_entity_fields(fake_table: FakeTable) -> None:
     assert (row["attempts"], row["progress"]) == (0, 0.0) and isinstance(row["progress"], float)
     assert row["submitted_at"] == row["updated_at"] == "2026-11-21T10:00:00.000000Z"
     assert row["output_prefix"] == job["job_id"] + "/"
+    assert row["enqueued_at"] == ""  # no send confirmed yet
 
 
-def test_second_create_is_duplicate(fake_table: FakeTable) -> None:
+def test_second_create_is_unsent_until_the_send_is_marked_then_duplicate(fake_table: FakeTable) -> None:
     job = make_job()
     assert create_queued(fake_table, job, now=NOW) == "created"
+    assert create_queued(fake_table, job, now=NOW + timedelta(seconds=2)) == "unsent"  # the send never confirmed
+    mark_enqueued(fake_table, job["job_id"], now=NOW + timedelta(seconds=3))
+    assert fake_table.rows[("job", job["job_id"])]["enqueued_at"] == "2026-11-21T10:00:03.000000Z"
     assert create_queued(fake_table, job, now=NOW + timedelta(seconds=899)) == "duplicate"
 
 
 def test_old_queued_record_is_requeued_once(fake_table: FakeTable) -> None:
     job = make_job()
     create_queued(fake_table, job, now=NOW)
+    mark_enqueued(fake_table, job["job_id"], now=NOW)
     later = NOW + timedelta(seconds=901)
     assert create_queued(fake_table, job, now=later, requeue_after_s=900) == "requeue"
     assert fake_table.rows[("job", job["job_id"])]["updated_at"] == "2026-11-21T10:15:01.000000Z"
@@ -73,6 +78,7 @@ def test_requeue_loses_to_a_concurrent_change(fake_table: FakeTable, monkeypatch
     """A worker claiming the record between our read and our touch makes the ETag stale: nothing is sent."""
     job = make_job()
     create_queued(fake_table, job, now=NOW)
+    mark_enqueued(fake_table, job["job_id"], now=NOW)
     real_get = fake_table.get_entity
 
     def get_then_claim(pk: str, rk: str, **kw: Any) -> Any:
@@ -106,6 +112,8 @@ def test_rejected_row_is_upserted(fake_table: FakeTable) -> None:
 def test_azurite_created_then_duplicate(azurite_table: TableClient) -> None:
     job = make_job()
     assert create_queued(azurite_table, job, now=NOW) == "created"
+    assert create_queued(azurite_table, job, now=NOW + timedelta(seconds=5)) == "unsent"
+    mark_enqueued(azurite_table, job["job_id"], now=NOW)
     assert create_queued(azurite_table, job, now=NOW + timedelta(seconds=10)) == "duplicate"
     row = azurite_table.get_entity("job", job["job_id"])
     assert set(row) == QUEUED_FIELDS
@@ -117,6 +125,7 @@ def test_azurite_created_then_duplicate(azurite_table: TableClient) -> None:
 def test_azurite_requeue_after_the_window(azurite_table: TableClient) -> None:
     job = make_job()
     assert create_queued(azurite_table, job, now=NOW) == "created"
+    mark_enqueued(azurite_table, job["job_id"], now=NOW)
     assert create_queued(azurite_table, job, now=NOW + timedelta(seconds=60), requeue_after_s=30) == "requeue"
     assert azurite_table.get_entity("job", job["job_id"])["updated_at"] == "2026-11-21T10:01:00.000000Z"
     assert create_queued(azurite_table, job, now=NOW + timedelta(seconds=61), requeue_after_s=30) == "duplicate"
@@ -126,6 +135,7 @@ def test_azurite_requeue_after_the_window(azurite_table: TableClient) -> None:
 def test_azurite_stale_etag_is_not_requeued(azurite_table: TableClient, monkeypatch: pytest.MonkeyPatch) -> None:
     job = make_job()
     create_queued(azurite_table, job, now=NOW)
+    mark_enqueued(azurite_table, job["job_id"], now=NOW)
     real_get = azurite_table.get_entity
 
     def get_then_claim(pk: str, rk: str, **kw: Any) -> Any:

@@ -6,7 +6,7 @@ import pytest
 from azure.data.tables import TableClient
 
 from functions_app.jobs import DEFAULT_EXTENSIONS
-from functions_app.settings import IngestSettings, SettingsError, blob_trigger_source, table_client
+from functions_app.settings import IngestSettings, SettingsError, blob_trigger_source, queue_client, table_client
 
 CONN = {"TranscodeStorage": "UseDevelopmentStorage=true"}
 
@@ -28,6 +28,7 @@ def test_every_variable_is_read() -> None:
         "JOBS_TABLE": "TranscodeJobs", "MAX_UPLOAD_BYTES": "1_000_000", "ALLOWED_EXTENSIONS": "MP4, .mov,,",
         "REQUEUE_AFTER_S": "60.5", "BLOB_TRIGGER_SOURCE": "logsandcontainerscan",
         "TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net",
+        "TranscodeStorage__queueServiceUri": "https://acct.queue.core.windows.net",
         "TranscodeStorage__blobServiceUri": "https://acct.blob.core.windows.net",
         "TranscodeStorage__clientId": "00000000-0000-0000-0000-000000000001",
     })
@@ -36,6 +37,7 @@ def test_every_variable_is_read() -> None:
     assert s.max_upload_bytes == 1_000_000 and s.allowed_extensions == {".mp4", ".mov"}
     assert s.requeue_after_s == 60.5 and s.blob_trigger_source == "LogsAndContainerScan"
     assert s.connection_string is None and s.table_service_uri == "https://acct.table.core.windows.net"
+    assert s.queue_service_uri == "https://acct.queue.core.windows.net"
     assert s.client_id == "00000000-0000-0000-0000-000000000001"
     assert s.rules.allowed_extensions == {".mp4", ".mov"} and s.rules.max_bytes == 1_000_000
 
@@ -78,6 +80,20 @@ def test_table_client_from_connection_string_and_identity() -> None:
     by_key = table_client(IngestSettings.from_env({**CONN, "JOBS_TABLE": "TranscodeJobs"}))
     assert isinstance(by_key, TableClient) and by_key.table_name == "TranscodeJobs"
     assert by_key.url.startswith("http://127.0.0.1:10002/devstoreaccount1")
-    by_identity = table_client(IngestSettings.from_env(
-        {"TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net"}))
+    identity_env = {"TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net",
+                    "TranscodeStorage__queueServiceUri": "https://acct.queue.core.windows.net"}
+    by_identity = table_client(IngestSettings.from_env(identity_env))
     assert by_identity.url.startswith("https://acct.table.core.windows.net") and by_identity.table_name == "jobs"
+
+
+def test_queue_client_sends_base64_by_key_and_by_identity() -> None:
+    from azure.storage.queue import TextBase64EncodePolicy
+
+    by_key = queue_client(IngestSettings.from_env({**CONN, "JOBS_QUEUE": "jobs-q"}))
+    assert by_key.queue_name == "jobs-q" and isinstance(by_key._message_encode_policy, TextBase64EncodePolicy)
+    by_identity = queue_client(IngestSettings.from_env({
+        "TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net",
+        "TranscodeStorage__queueServiceUri": "https://acct.queue.core.windows.net"}))
+    assert by_identity.url.startswith("https://acct.queue.core.windows.net/transcode-jobs")
+    with pytest.raises(SettingsError, match="TranscodeStorage__queueServiceUri"):
+        IngestSettings.from_env({"TranscodeStorage__tableServiceUri": "https://acct.table.core.windows.net"})

@@ -1,4 +1,4 @@
-"""The job message contract between the Function (queue output binding, base64) and the worker.
+"""The job message contract between the Function (its own queue client, base64) and the worker.
 
 The two sides share no code: ``tests/data/job_v1.json`` pins the format, the Function's tests check that they
 produce it byte for byte, and these check that the worker reads it, through a real queue, with the binding's encoding.
