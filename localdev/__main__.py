@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -80,6 +81,14 @@ def _summary(manifest: dict[str, Any], record: dict[str, Any], out: Path) -> Non
     print(f"outputs: {out / manifest['hls']} (HLS), {out / manifest['dash']} (DASH)")
 
 
+class _Stopped(Exception):
+    """SIGTERM or SIGHUP (a closed terminal): stop the stack as Ctrl-C does."""
+
+
+def _stop_on_signal(signum: int, _frame: object) -> None:
+    raise _Stopped(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localdev", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -100,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fresh and (out / "azurite").exists():
         shutil.rmtree(out / "azurite")
     stack = LocalStack(out)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)  # everything started below is stopped in the finally clause
     try:
         print(f"starting Azurite (data in {out / 'azurite'}) ...", file=sys.stderr)
         stack.start()
@@ -162,9 +173,11 @@ def main(argv: list[str] | None = None) -> int:
             while True:
                 time.sleep(3600)
         return RET_OK
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stopped):
         return RET_OK
     finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the clean-up short
         print("stopping ...", file=sys.stderr)
         stack.stop()
 
