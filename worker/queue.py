@@ -120,6 +120,21 @@ class JobQueue:
                 raise StorageUnavailable(f"cannot release message {lease.message_id}: {exc}") from exc
             lease.lost = True
 
+    def requeue(self, lease: Lease, delay: float) -> None:
+        """Hand the message back as a fresh copy, visible after ``delay`` seconds, and delete this one.
+
+        For releases that are not failures (another worker holds the job, or this worker is shutting down): the
+        copy starts at dequeue count 0, so such releases never spend the job's delivery budget. Send first, delete
+        second: a crash in between leaves two copies, which the job record deduplicates.
+        """
+        if lease.lost:
+            return
+        try:
+            self._queue.send_message(lease.content, visibility_timeout=int(delay))
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot requeue message {lease.message_id}: {exc}") from exc
+        self.complete(lease)
+
     def poison(self, lease: Lease, reason: str, job_id: str | None = None) -> None:
         """Move the message to the poison queue with the reason: send the envelope first, then delete."""
         envelope = {"reason": reason, "job_id": job_id, "message_id": lease.message_id,

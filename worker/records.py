@@ -23,7 +23,8 @@ from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
 from worker.errors import StorageUnavailable
 from worker.job import TranscodeJob
 
-__all__ = ["JOB_PARTITION", "REJECTED_PARTITION", "Claim", "JobRecords", "ProgressThrottle", "utc_now"]
+__all__ = ["JOB_PARTITION", "REJECTED_PARTITION", "Claim", "JobRecords", "ProgressThrottle", "record_age_s",
+           "utc_now"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ def utc_now() -> str:
     return _stamp(datetime.now(UTC))
 
 
-def _age_s(stamp: Any) -> float:
+def record_age_s(stamp: Any) -> float:
+    """Seconds since an ISO-8601 stamp of a record (infinite when missing or unreadable)."""
     try:
         when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except ValueError:
@@ -100,7 +102,7 @@ class JobRecords:
                 if state == "succeeded":
                     return "done"
                 if state == "running" and entity.get("worker") != self.worker_id \
-                        and _age_s(entity.get("heartbeat_at")) < fresh_s:
+                        and record_age_s(entity.get("heartbeat_at")) < fresh_s:
                     return "busy"
                 attempts = int(entity.get("attempts") or 0) + 1
                 self._table.update_entity({"PartitionKey": JOB_PARTITION, "RowKey": job.job_id, **fields,

@@ -35,7 +35,7 @@ from worker.job import TranscodeJob, check_scope, parse_job
 from worker.ladder import Profile
 from worker.metrics import Metrics
 from worker.queue import JobQueue, Lease, backoff_delay
-from worker.records import JobRecords, ProgressThrottle, utc_now
+from worker.records import JobRecords, ProgressThrottle, record_age_s, utc_now
 from worker.settings import ServiceSettings
 from worker.storage import BlobStore
 
@@ -286,6 +286,12 @@ class Worker:
             return "skipped"
         if lease.dequeue_count > s.max_dequeue:
             record = self.records.get(job.job_id) or {}
+            if record.get("state") == "running" and record.get("worker") != self.records.worker_id \
+                    and record_age_s(record.get("heartbeat_at")) < 2 * s.renew_every_s:
+                # a copy of a job another worker is running: drop the copy, never the live worker's record
+                self.queue.complete(lease)
+                logger.info("job %s: a spent copy of a job running on %s; copy deleted", log_id, record.get("worker"))
+                return "skipped"
             reason = f"delivered {lease.dequeue_count} times (limit {s.max_dequeue})"
             if record.get("error"):
                 reason += f"; last error: {record['error']}"
@@ -298,7 +304,7 @@ class Worker:
             logger.info("job %s: already succeeded; message deleted", log_id)
             return "skipped"
         if claim == "busy":
-            self.queue.release(lease, s.visibility_timeout_s)
+            self.queue.requeue(lease, s.visibility_timeout_s)  # not a failure: the copy's dequeue count restarts
             logger.info("job %s: another worker is running it; looking again in %.0fs", log_id,
                         s.visibility_timeout_s)
             return "skipped"
@@ -322,7 +328,7 @@ class Worker:
         s = self.settings
         error = f"{type(exc).__name__}: {exc}"[:4000]
         if shutdown or isinstance(exc, EncodeInterrupted):
-            self.queue.release(lease, 0)
+            self.queue.requeue(lease, 0)  # not a failure of the job: no delivery spent
             self.records.update(job.job_id, state="queued", stage="released", error=error, progress=0.0)
             logger.warning("job %s: stopped by shutdown; message visible again at once", log_id)
             return "released"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ from tests.worker.service_helpers import (
     wait_for,
 )
 from worker.errors import EncodeCrashed, ScratchFull
+from worker.records import utc_now
 
 pytestmark = [pytest.mark.azurite, pytest.mark.ffmpeg]
 
@@ -145,6 +147,60 @@ def test_scratch_space_counts_the_volume_limit_and_the_running_jobs(stack, profi
     worker._unreserve(job(1).job_id)
     second = worker._scratch(job(2))
     assert first.parent == second.parent == stack.root / "scratch"
+
+
+class LiveOwner:
+    """Another worker running the job: its record says running, and its heartbeat stays fresh."""
+
+    def __init__(self, stack, job_id: str) -> None:
+        self.table, self.job_id, self.stop = table(stack), job_id, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(0.5):
+            self.table.upsert_entity({"PartitionKey": "job", "RowKey": self.job_id, "heartbeat_at": utc_now()})
+
+    def __enter__(self) -> LiveOwner:
+        self.table.upsert_entity({"PartitionKey": "job", "RowKey": self.job_id, "state": "running",
+                                  "worker": "other-host-1", "heartbeat_at": utc_now(), "attempts": 1})
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_copies_of_a_live_job_never_spend_its_delivery_budget(stack, sources, profile_file) -> None:
+    """A busy copy used to be released with its dequeue count growing: after max_dequeue looks it was poisoned and
+    the live job's record flipped to poisoned."""
+    blob = upload(stack, sources.av, "long-running.mp4")
+    with LiveOwner(stack, blob["job_id"]):
+        send_raw(stack, b64(job_message(stack, blob)))
+        settings = service_settings(stack, profile_file, max_dequeue=2, visibility_timeout_s=5)
+        with InProcessWorker(settings) as w:
+            wait_for(lambda: len(w.worker.outcomes) >= 4, 60, "four looks at the busy copy")
+    assert poisoned(stack) == [] and set(w.worker.outcomes) == {"skipped"}
+    rec = record(stack, blob["job_id"])
+    assert rec and rec["state"] == "running" and rec["worker"] == "other-host-1"
+    assert queue_depth(stack) == 1  # one copy left, waiting out its visibility delay
+    [copy] = wait_for(lambda: queue(stack, encode=False).peek_messages(), 10, "the copy to become visible")
+    assert copy.dequeue_count == 0  # a fresh copy each time: no delivery spent
+
+
+def test_a_spent_copy_is_dropped_without_touching_the_live_record(stack, sources, profile_file) -> None:
+    blob = upload(stack, sources.av, "spent-copy.mp4")
+    with LiveOwner(stack, blob["job_id"]):
+        send_raw(stack, b64(job_message(stack, blob)))
+        raw = queue(stack, encode=False)
+        for _ in range(3):  # three deliveries that died without a word (a crash loop elsewhere)
+            [message] = raw.receive_messages(visibility_timeout=1)
+            raw.update_message(message, visibility_timeout=0)
+        with InProcessWorker(service_settings(stack, profile_file, max_dequeue=2, max_jobs=1)) as w:
+            assert w.join(30) == 0
+    assert w.worker.outcomes == ["skipped"] and poisoned(stack) == [] and queue_depth(stack) == 0
+    rec = record(stack, blob["job_id"])
+    assert rec and rec["state"] == "running" and rec["worker"] == "other-host-1"
 
 
 def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:
