@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -19,20 +19,24 @@ from azure.storage.queue import QueueClient
 
 from worker.errors import StorageUnavailable
 
-__all__ = ["JobQueue", "Lease", "backoff_delay"]
+__all__ = ["RENEW_TIMEOUT_S", "JobQueue", "Lease", "backoff_delay"]
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Lease:
-    """One received message. ``pop_receipt`` changes at every renewal; ``lost`` is set when the lease is gone."""
+    """One received message. ``pop_receipt`` changes at every renewal; ``lost`` is set when the lease is gone.
+
+    Each lease has its own lock (renewal thread against the job thread): a renewal that hangs on one message never
+    holds up another job's."""
 
     message_id: str
     pop_receipt: str
     dequeue_count: int
     content: str
     lost: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -48,11 +52,15 @@ def _gone(exc: HttpResponseError) -> bool:
     return exc.status_code in (400, 404) and "PopReceiptMismatch" in str(getattr(exc, "error_code", "") or exc)
 
 
+RENEW_TIMEOUT_S = 10.0
+"""A renewal gets this long (one try); the lease keeper gives up on the lease well before it can expire."""
+
+
 class JobQueue:
-    def __init__(self, queue: QueueClient, poison: QueueClient) -> None:
+    def __init__(self, queue: QueueClient, poison: QueueClient, *, renew_timeout: float = RENEW_TIMEOUT_S) -> None:
         self._queue = queue
         self._poison = poison
-        self._lock = threading.Lock()  # renewals from the lease thread and completion from the job thread
+        self._renew_timeout = renew_timeout
 
     @property
     def name(self) -> str:
@@ -76,12 +84,14 @@ class JobQueue:
 
     def renew(self, lease: Lease, visibility_timeout: float) -> bool:
         """Extend the lease; False when it is lost (the message is gone or leased by someone else)."""
-        with self._lock:
+        with lease.lock:
             if lease.lost:
                 return False
             try:
-                result = self._queue.update_message(lease.message_id, lease.pop_receipt,
-                                                    visibility_timeout=int(visibility_timeout))
+                result = self._queue.update_message(
+                    lease.message_id, lease.pop_receipt, visibility_timeout=int(visibility_timeout),
+                    connection_timeout=min(5.0, self._renew_timeout), read_timeout=self._renew_timeout,
+                    retry_total=0)
             except HttpResponseError as exc:
                 if _gone(exc):
                     lease.lost = True
@@ -95,7 +105,7 @@ class JobQueue:
 
     def complete(self, lease: Lease) -> None:
         """Delete the message; already gone is fine (another worker finished the same job)."""
-        with self._lock:
+        with lease.lock:
             try:
                 self._queue.delete_message(lease.message_id, lease.pop_receipt)
             except HttpResponseError as exc:
@@ -108,7 +118,7 @@ class JobQueue:
 
     def release(self, lease: Lease, delay: float) -> None:
         """Make the message visible again after ``delay`` seconds (0: at once)."""
-        with self._lock:
+        with lease.lock:
             if lease.lost:
                 return
             try:

@@ -7,9 +7,10 @@ One main loop leases messages while it has free job slots and hands each to a th
                                       ↘ transient error: released with backoff (poison after max_dequeue deliveries)
                                       ↘ shutdown after the drain: released at once, record queued
 
-Crash safety comes from the order: the message is deleted last, outputs have deterministic names (a retry overwrites
-a crashed attempt's files) and ``manifest.json`` is written after everything else (a redelivered job whose manifest
-exists completes without encoding again). The lease is renewed by a thread of its own while the job runs.
+Crash safety comes from the order: the message is deleted last; each attempt uploads under a folder of its own and
+``manifest.json``, created once after everything else, names it (a redelivered job whose manifest exists completes
+without encoding again; a second attempt can never overwrite the first's files). The lease is renewed by a thread of
+its own (``worker.lease``); losing it stops the attempt before it publishes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ from worker.gpu import GpuScan, session_limit
 from worker.health import HealthState
 from worker.job import TranscodeJob, check_scope, parse_job
 from worker.ladder import Profile
+from worker.lease import LeaseKeeper
 from worker.metrics import Metrics
 from worker.queue import JobQueue, Lease, backoff_delay
 from worker.records import JobRecords, ProgressThrottle, record_age_s, utc_now
@@ -47,7 +50,7 @@ EXIT_OK = 0
 EXIT_DRAIN_EXPIRED = 5
 """The drain time ran out: running jobs were stopped and their messages made visible again."""
 
-Outcome = Literal["succeeded", "failed", "retried", "poisoned", "skipped", "released"]
+Outcome = Literal["succeeded", "failed", "retried", "poisoned", "skipped", "released", "lost"]
 
 # Where a stage sits in the job's overall percent.
 _STAGE_SPAN = {"downloading": (0, 5), "encode": (5, 80), "quality": (80, 95), "uploading": (95, 100)}
@@ -57,6 +60,20 @@ class Transcoder(Protocol):
     def __call__(self, input_path: str | Path, out_dir: str | Path, *, profile: Profile, settings: Any,
                  on_progress: Callable[[JobProgress], None] | None, stop: threading.Event | None) -> dict[str, Any]:
         ...
+
+
+def attempt_manifest(manifest: dict[str, Any], attempt: str) -> dict[str, Any]:
+    """The manifest as published: every file path under the attempt's folder (``<attempt>/...``)."""
+    def under(path: Any) -> Any:
+        return f"{attempt}/{path}" if isinstance(path, str) and path else path
+
+    out = dict(manifest, attempt=attempt, hls=under(manifest.get("hls")), dash=under(manifest.get("dash")),
+               poster=under(manifest.get("poster")))
+    out["renditions"] = [dict(r, path=under(r.get("path")), init=under(r.get("init")))
+                         for r in manifest.get("renditions", [])]
+    if manifest.get("audio"):
+        out["audio"] = dict(manifest["audio"], path=under(manifest["audio"].get("path")))
+    return out
 
 
 def _size(n: float) -> str:
@@ -82,32 +99,9 @@ def job_slots(concurrency: int, rungs: int, scan: GpuScan | None) -> int:
 class _Running:
     lease: Lease
     stop: threading.Event = field(default_factory=threading.Event)
+    lost: threading.Event = field(default_factory=threading.Event)
+    """Set when the lease is gone: the attempt stops and must neither publish, release nor record."""
     job_id: str | None = None
-
-
-class _LeaseKeeper(threading.Thread):
-    """Renews the message's visibility and the record's heartbeat every ``interval`` seconds."""
-
-    def __init__(self, queue: JobQueue, records: JobRecords, lease: Lease, job_id: str, *, interval: float,
-                 visibility: float) -> None:
-        super().__init__(name=f"lease-{job_id[:8]}", daemon=True)
-        self._queue, self._records, self._lease, self._job_id = queue, records, lease, job_id
-        self._interval, self._visibility = interval, visibility
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        while not self._done.wait(self._interval):
-            try:
-                if not self._queue.renew(self._lease, self._visibility):
-                    logger.warning("job %s: lease lost; finishing anyway (outputs are idempotent)", self._job_id)
-                    return
-                self._records.update(self._job_id, heartbeat_at=utc_now())
-            except StorageUnavailable as exc:
-                logger.warning("job %s: cannot renew the lease now, will retry: %s", self._job_id, exc)
-
-    def stop(self) -> None:
-        self._done.set()
-        self.join(timeout=5)
 
 
 class Worker:
@@ -309,20 +303,28 @@ class Worker:
                         s.visibility_timeout_s)
             return "skipped"
         logger.info("job %s: claimed (%s/%s)", log_id, job.source.container, job.source.name)
-        keeper = _LeaseKeeper(self.queue, self.records, lease, job.job_id, interval=s.renew_every_s,
-                              visibility=s.visibility_timeout_s)
+        keeper = LeaseKeeper(self.queue, self.records, lease, job.job_id, interval=s.renew_every_s,
+                             visibility=s.visibility_timeout_s, on_lost=lambda why: self._lease_lost(running))
         keeper.start()
         try:
             return self._run_job(job, running, log_id)
-        except PermanentJobError as exc:
-            self.records.update(job.job_id, state="failed", stage="failed", error=str(exc)[:4000],
-                                error_type=type(exc).__name__, finished_at=utc_now())
-            self._poison(lease, f"{type(exc).__name__}: {exc}", job.job_id, type(exc).__name__)
-            return "failed"  # a permanent error: the record says failed, the message is in poison
         except Exception as exc:
+            if running.lost.is_set():
+                logger.warning("job %s: lease lost; stopped (%s) without publishing, releasing or recording",
+                               log_id, type(exc).__name__)
+                return "lost"
+            if isinstance(exc, PermanentJobError):
+                self.records.update(job.job_id, state="failed", stage="failed", error=str(exc)[:4000],
+                                    error_type=type(exc).__name__, finished_at=utc_now())
+                self._poison(lease, f"{type(exc).__name__}: {exc}", job.job_id, type(exc).__name__)
+                return "failed"  # a permanent error: the record says failed, the message is in poison
             return self._retry(job, lease, exc, log_id, shutdown=running.stop.is_set())
         finally:
             keeper.stop()  # after a release or poison the lease is marked lost, so a last renewal is a no-op
+
+    def _lease_lost(self, running: _Running) -> None:
+        running.lost.set()
+        running.stop.set()  # the encode stops; _publish checks ``lost`` before anything becomes visible
 
     def _retry(self, job: TranscodeJob, lease: Lease, exc: Exception, log_id: str, *, shutdown: bool) -> Outcome:
         s = self.settings
@@ -371,6 +373,36 @@ class Worker:
         with self._lock:
             self._reserved.pop(job_id, None)
 
+    def _publish(self, job: TranscodeJob, running: _Running, manifest: dict[str, Any], package: Path,
+                 log_id: str) -> str | None:
+        """Upload the package under a folder of this attempt's own, then create the manifest (never overwrite it)
+        pointing at that folder. ``None`` when another attempt's manifest was there first (this attempt's folder is
+        then removed). A lost lease stops here, before anything is visible under the manifest."""
+        container, prefix = job.output.container, job.output.prefix
+        attempt = f"a{running.lease.dequeue_count}-{uuid.uuid4().hex[:8]}"
+        base = f"{prefix}{attempt}/"
+        if running.lost.is_set():
+            raise EncodeInterrupted("lease lost before upload")
+        written = self.store.upload_package(package, container, base, skip=(MANIFEST_NAME,))
+        published = attempt_manifest(manifest, attempt)
+        # published beside the package: nothing that names the uploader's blob or its URL
+        source_facts = job.source.model_dump(mode="json", include={"etag", "size", "content_type"})
+        published["job"] = {"job_id": job.job_id, "source": source_facts,
+                            "output": job.output.model_dump(mode="json"), "attempt": running.lease.dequeue_count,
+                            "worker": self.records.worker_id, "files": len(written) + 1}
+        if running.lost.is_set():
+            self.store.delete_under(container, base)
+            raise EncodeInterrupted("lease lost before the manifest")
+        url = self.store.create_json(container, prefix + MANIFEST_NAME, published)
+        if url is None:
+            self.store.delete_under(container, base)
+            return None
+        removed = self.store.delete_under(container, prefix, keep=(base, prefix + MANIFEST_NAME))
+        if removed:
+            logger.info("job %s: removed %d files of earlier attempts", log_id, removed)
+        manifest.update(published)
+        return url
+
     def _run_job(self, job: TranscodeJob, running: _Running, log_id: str) -> Outcome:
         s = self.settings
         throttle = ProgressThrottle(s.progress_step, s.progress_interval_s)
@@ -386,6 +418,7 @@ class Worker:
                     logger.debug("progress not recorded: %s", exc)
 
         work = self._scratch(job)
+        url: str | None = None
         try:
             t = time.monotonic()
             report("downloading", 0)
@@ -403,19 +436,16 @@ class Worker:
                 self.metrics.fallbacks.labels(str(manifest["fallback_reason"]).split(":")[0]).inc()
             report("uploading", 0)
             t = time.monotonic()
-            written = self.store.upload_package(work / "package", job.output.container, job.output.prefix,
-                                                skip=(MANIFEST_NAME,))
-            # published beside the package: nothing that names the uploader's blob or its URL
-            source_facts = job.source.model_dump(mode="json", include={"etag", "size", "content_type"})
-            manifest["job"] = {"job_id": job.job_id, "source": source_facts,
-                               "output": job.output.model_dump(mode="json"), "attempt": running.lease.dequeue_count,
-                               "worker": self.records.worker_id, "files": len(written) + 1}
-            url = self.store.write_json(job.output.container, job.output.prefix + MANIFEST_NAME, manifest)
+            url = self._publish(job, running, manifest, work / "package", log_id)
             timings["upload"] = round(time.monotonic() - t, 3)
             self.metrics.stage.labels("upload").observe(timings["upload"])
         finally:
             shutil.rmtree(work, ignore_errors=True)
             self._unreserve(job.job_id)
+        if url is None:  # another attempt published first: its package is the job's
+            self.queue.complete(running.lease)
+            logger.info("job %s: another attempt published first; this attempt's files removed", log_id)
+            return "skipped"
         self.records.update(job.job_id, state="succeeded", stage="done", progress=100.0, error="",
                             manifest_url=url, encoder=manifest.get("encoder"),
                             fallback_reason=manifest.get("fallback_reason"), renditions=len(manifest["renditions"]),

@@ -63,7 +63,9 @@ class ServiceSettings(EngineSettings):
     uploads_container: str = Field(default="uploads", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$",
                                    description="the only container a job's source may come from")
     max_dequeue: int = Field(default=5, ge=1, le=100, description="deliveries before a message goes to poison")
-    visibility_timeout_s: float = Field(default=300, ge=5, le=7 * 24 * 3600, description="lease length")
+    visibility_timeout_s: float = Field(default=90, ge=5, le=7 * 24 * 3600,
+                                        description="lease length: a job whose worker died is picked up again "
+                                                    "this long after its last renewal")
     renew_interval_s: float | None = Field(default=None, gt=0, description="lease renewal period (visibility / 3)")
     backoff_base_s: float = Field(default=15, ge=0, description="first retry delay; doubles per delivery")
     backoff_max_s: float = Field(default=900, ge=0)

@@ -1,7 +1,9 @@
 """Blob storage for jobs: stream a source down, upload a package up, manifest last.
 
-Output names are deterministic (``<prefix><relative path>``): a retried job overwrites what a crashed attempt left,
-and ``manifest.json`` is written only after every other file is in place, so its presence means "done".
+Each attempt uploads its package under a folder of its own (``<prefix><attempt>/``), and ``manifest.json`` at
+``<prefix>manifest.json`` is created once (never overwritten) after every other file is in place: its presence means
+"done", and it names the attempt whose files are the package. Two attempts can never mix their segments under one
+manifest; the one that creates the manifest first wins, and the other removes its folder.
 """
 
 from __future__ import annotations
@@ -114,6 +116,33 @@ class BlobStore:
         except AzureError as exc:
             raise StorageUnavailable(f"cannot upload the package to {container}/{prefix}: {exc}") from exc
         return written
+
+    def create_json(self, container: str, name: str, data: dict[str, Any]) -> str | None:
+        """Write ``data`` as a new blob; ``None`` when the blob already exists (nothing is overwritten)."""
+        body = (json.dumps(data, indent=2) + "\n").encode()
+        blob = self._service.get_blob_client(container, name)
+        try:
+            blob.upload_blob(body, overwrite=False, content_settings=_content_settings(Path(name)))
+        except ResourceExistsError:
+            return None
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot write {container}/{name}: {exc}") from exc
+        return str(blob.url)
+
+    def delete_under(self, container: str, prefix: str, *, keep: tuple[str, ...] = ()) -> int:
+        """Delete every blob under ``prefix`` whose name does not start with one of ``keep``; how many."""
+        client = self._service.get_container_client(container)
+        try:
+            doomed = [b.name for b in client.list_blobs(name_starts_with=prefix)
+                      if not any(b.name.startswith(k) for k in keep)]
+            for name in doomed:
+                try:
+                    client.delete_blob(name)
+                except ResourceNotFoundError:
+                    pass
+        except AzureError as exc:
+            raise StorageUnavailable(f"cannot clean {container}/{prefix}: {exc}") from exc
+        return len(doomed)
 
     def write_json(self, container: str, name: str, data: dict[str, Any]) -> str:
         body = (json.dumps(data, indent=2) + "\n").encode()

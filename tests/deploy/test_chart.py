@@ -325,7 +325,7 @@ def test_rendered_environment_is_what_the_worker_settings_accept(variants: dict[
     assert settings.storage_connection_string is None
     assert (settings.jobs_queue, settings.jobs_table, settings.outputs_container) == ("transcode-jobs", "jobs",
                                                                                         "outputs")
-    assert (settings.drain_seconds, settings.max_dequeue, settings.visibility_timeout_s) == (900, 5, 300)
+    assert (settings.drain_seconds, settings.max_dequeue, settings.visibility_timeout_s) == (900, 5, 90)
     assert (settings.concurrency, settings.http_port, settings.log_format) == (1, 8080, "json")
     assert settings.encoder == "auto" and settings.min_free_bytes == 1024**3
     assert str(settings.scratch_dir) == "/scratch" and str(settings.profile) == "/etc/transcoder/profile.yaml"

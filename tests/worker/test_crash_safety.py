@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from localdev.azurite import Azurite
 from localdev.stack import LocalStack
 from tests.worker.service_helpers import (
+    InProcessWorker,
     output_names,
     poisoned,
     queue,
@@ -18,6 +20,7 @@ from tests.worker.service_helpers import (
     read_output_json,
     record,
     send_job,
+    service_settings,
     wait_for,
     worker_env,
 )
@@ -40,8 +43,10 @@ def _one_complete_package(stack: LocalStack, job_id: str) -> dict:
     assert all(n.startswith(f"{job_id}/") for n in names)
     manifest = read_output_json(stack, f"{job_id}/manifest.json")
     assert manifest["job"]["files"] == len(names)  # nothing stale from the killed attempt, nothing missing
+    base = f"{job_id}/{manifest['attempt']}/"
+    assert all(name == f"{job_id}/manifest.json" or name.startswith(base) for name in names)  # one attempt's files
     for n, r in enumerate(manifest["renditions"]):
-        assert sum(1 for name in names if name.startswith(f"{job_id}/seg_{n}_")) == r["segments"]
+        assert sum(1 for name in names if name.startswith(f"{base}seg_{n}_")) == r["segments"]
     return manifest
 
 
@@ -66,6 +71,41 @@ def test_worker_killed_mid_encode_leaves_a_job_another_worker_completes(stack, l
     assert poisoned(stack) == []
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
+
+
+def test_a_stalled_renewal_stops_the_attempt_and_only_the_next_one_publishes(stack, long_source,
+                                                                              slow_profile_file) -> None:
+    """One renewal hangs past the visibility timeout (a slow storage front end): the message becomes visible, a
+    second worker claims the job. The first attempt used to finish anyway and publish over the second's files
+    under the same names; now it gives the lease up at its deadline, stops, and publishes nothing."""
+    settings = service_settings(stack, slow_profile_file, visibility_timeout_s=6, renew_interval_s=1,
+                                progress_interval_s=0.5, progress_step=1)
+    job_id = send_job(stack, long_source, "stalled.mp4")
+    first = InProcessWorker(settings)
+    real_update = first.worker.queue._queue.update_message
+    stall = threading.Event()
+
+    def update_message(*args, **kwargs):
+        if stall.is_set():
+            time.sleep(60)  # the renewal hangs (the read timeout is not reached in time)
+        return real_update(*args, **kwargs)
+
+    first.worker.queue._queue.update_message = update_message
+    with first:
+        wait_for(lambda: _encoding(stack, job_id), 60, "the first worker to start encoding")
+        stall.set()
+        first.worker.queue.receive = lambda *args, **kwargs: None  # its storage is stalled for receiving too
+        wait_for(lambda: first.worker.outcomes, 30, "the first attempt to give up its lease")
+        assert first.worker.outcomes == ["lost"]
+        assert output_names(stack) == []  # it published nothing
+        with InProcessWorker(service_settings(stack, slow_profile_file, visibility_timeout_s=6,
+                                              renew_interval_s=1)) as second:
+            rec = wait_for(lambda: _succeeded(stack, job_id), 180, "the second worker to finish", interval=0.5)
+        assert second.worker.outcomes == ["succeeded"]
+    assert rec["attempts"] == 2 and rec["worker"] == second.worker.records.worker_id
+    manifest = _one_complete_package(stack, job_id)
+    assert manifest["job"]["worker"] == second.worker.records.worker_id and manifest["job"]["attempt"] == 2
+    assert poisoned(stack) == []
 
 
 def test_sigterm_lets_the_running_job_finish_within_the_drain(stack, long_source, slow_profile_file) -> None:

@@ -41,8 +41,11 @@ def test_job_becomes_a_published_package(stack, sources, profile_file) -> None:
         rec = wait_for(lambda: (r := record(stack, job_id)) and r["state"] == "succeeded" and r, 120, "success")
     assert w.worker.outcomes == ["succeeded"]
     names = output_names(stack, f"{job_id}/")
-    assert f"{job_id}/manifest.json" in names and f"{job_id}/master.m3u8" in names
     manifest = read_output_json(stack, f"{job_id}/manifest.json")
+    attempt = manifest["attempt"]
+    assert attempt.startswith("a1-") and manifest["hls"] == f"{attempt}/master.m3u8"
+    assert f"{job_id}/manifest.json" in names and f"{job_id}/{attempt}/master.m3u8" in names
+    assert all(n == f"{job_id}/manifest.json" or n.startswith(f"{job_id}/{attempt}/") for n in names)
     assert manifest["job"]["job_id"] == job_id and manifest["job"]["attempt"] == 1
     assert manifest["job"]["files"] == len(names)
     assert [r["height"] for r in manifest["renditions"]] == [240, 120]
@@ -51,7 +54,7 @@ def test_job_becomes_a_published_package(stack, sources, profile_file) -> None:
     # every rendition's playlist, init segment and media segments were uploaded
     for n, r in enumerate(manifest["renditions"]):
         assert {f"{job_id}/{r['path']}", f"{job_id}/{r['init']}"} <= set(names)
-        assert sum(1 for name in names if name.startswith(f"{job_id}/seg_{n}_")) == r["segments"]
+        assert sum(1 for name in names if name.startswith(f"{job_id}/{attempt}/seg_{n}_")) == r["segments"]
     assert rec["attempts"] == 1 and rec["progress"] == 100.0 and rec["encoder"] == "libx264"
     assert rec["manifest_url"].endswith(f"{job_id}/manifest.json")
     assert json.loads(rec["timings"])["upload"] > 0

@@ -63,7 +63,7 @@ def test_storage_must_be_exactly_one_of_connection_string_or_account_url() -> No
     s = ServiceSettings(storage_account_url="https://acct.blob.core.windows.net")
     assert s.endpoint("queue") == "https://acct.queue.core.windows.net"
     assert s.endpoint("table") == "https://acct.table.core.windows.net"
-    assert s.poison_queue == "transcode-jobs-poison" and s.renew_every_s == 100
+    assert s.poison_queue == "transcode-jobs-poison" and s.renew_every_s == 30
 
 
 def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,3 +116,14 @@ def test_gpu_metrics_come_from_nvml_and_are_absent_without_a_gpu() -> None:
 def test_uploads_and_outputs_must_be_different_containers() -> None:
     with pytest.raises(ValidationError, match="must differ"):
         ServiceSettings(storage_connection_string=CONN, uploads_container="media", outputs_container="media")
+
+
+def test_a_dead_workers_job_is_picked_up_within_two_minutes_by_default() -> None:
+    """The message reappears a visibility timeout after the last renewal, and the record can be claimed once its
+    heartbeat is two renewals old: both must come well inside two minutes (it was 300 s)."""
+    s = ServiceSettings(storage_connection_string=CONN)
+    fresh_s = 2 * s.renew_every_s
+    assert fresh_s < s.visibility_timeout_s
+    assert s.visibility_timeout_s + s.poll_max_interval_s <= 120
+    # and the lease keeper gives up one renewal interval before the message can be seen by another worker
+    assert s.visibility_timeout_s - s.renew_every_s >= 10  # room for one bounded renewal (10 s)
