@@ -18,6 +18,10 @@ __all__ = ["HealthServer", "HealthState"]
 logger = logging.getLogger(__name__)
 
 
+REQUEST_TIMEOUT_S = 10.0
+"""Socket timeout of one health or metrics request."""
+
+
 class HealthState:
     def __init__(self, *, stale_after_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -66,6 +70,7 @@ def _handler(state: HealthState, metrics: Callable[[], bytes]) -> type[BaseHTTPR
     class Handler(BaseHTTPRequestHandler):
         server_version = "transcoder"  # no Python or library versions in the Server header
         sys_version = ""
+        timeout = REQUEST_TIMEOUT_S  # a client that connects and sends nothing is dropped, not waited for
 
         def do_GET(self) -> None:  # noqa: N802 - the http.server API
             path = self.path.split("?", 1)[0]

@@ -11,9 +11,9 @@ from tests.deploy.conftest import CHART, REQUIRED, helm_template, render, render
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["--set", "terminationGracePeriodSeconds=600"],
-     ["terminationGracePeriodSeconds (600) must be greater than worker.drainSeconds (900)", "at least 930"]),
-    (["--set", "worker.drainSeconds=960"],
-     ["terminationGracePeriodSeconds (960) must be greater than worker.drainSeconds (960)", "at least 990"]),
+     ["terminationGracePeriodSeconds (600) must be at least worker.drainSeconds (900) + 90", "at least 990"]),
+    (["--set", "worker.drainSeconds=960"],  # exactly drain + the 60 s stop: no margin (the old default's gap)
+     ["terminationGracePeriodSeconds (1000) must be at least worker.drainSeconds (960) + 90", "at least 1050"]),
     (["--set", "gpu.count=0"],
      ["gpu.count is 0 while gpu.enabled is true", "set gpu.count to 1 or more, or gpu.enabled=false"]),
     (["--set", "queue.name="],
