@@ -73,15 +73,39 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
-def probe_source(path: str | Path, formats: str | None = None) -> SourceInfo:
+def _precheck(p: Path, formats: str | None, limits: EngineSettings) -> None:
+    """The limits that need no demuxing, checked before the full probe reads the whole file: the file's size, and
+    the duration its container header declares (a header that lies is caught by ``check_limits`` afterwards)."""
+    import av
+
+    from quality.probe import open_options
+
+    size = p.stat().st_size if p.exists() else 0
+    if size > limits.max_file_bytes:
+        raise SourceRejected(f"source file is {size} bytes, over the limit of {limits.max_file_bytes} "
+                             "(WORKER_MAX_FILE_BYTES)")
+    try:
+        with av.open(str(p), options=open_options(formats)) as container:
+            declared = float(container.duration) / 1e6 if container.duration else 0.0
+    except (av.error.FFmpegError, OSError):
+        return  # the full probe names what is wrong with it
+    if declared > limits.max_duration_s:
+        raise SourceRejected(f"source lasts {declared:.1f}s (container header), over the limit of "
+                             f"{limits.max_duration_s:g}s (WORKER_MAX_DURATION_S)")
+
+
+def probe_source(path: str | Path, formats: str | None = None, limits: EngineSettings | None = None) -> SourceInfo:
     """Everything the ladder and the command builders need, or ``InvalidSource`` naming what is wrong.
 
     ``formats`` are the demuxers allowed to open it (``EngineSettings.input_formats``); only local files are read.
+    With ``limits``, the size and the declared duration are checked before the whole file is demuxed.
     """
     import av
 
     from quality.probe import open_options
 
+    if limits is not None:
+        _precheck(Path(path), formats, limits)
     try:
         video = quality.probe_video(path, formats=formats)
     except quality.QualityError as exc:

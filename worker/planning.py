@@ -72,7 +72,7 @@ def plan_job(input_path: str | Path, out_dir: str | Path, profile: Profile, sett
     ``gpu_scan`` replaces NVML's (``assumed_scan`` for a dry run); ``smoke_test`` defaults to
     ``settings.nvenc_probe``.
     """
-    source = probe_source(input_path, settings.input_formats)
+    source = probe_source(input_path, settings.input_formats, settings)
     check_limits(source, settings)
     ffmpeg = quality.resolve_ffmpeg(settings.ffmpeg_binary)
     rungs = plan_ladder(source.width, source.height, profile)

@@ -13,13 +13,14 @@ import random
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.queue import QueueClient
 
 from worker.errors import StorageUnavailable
 
-__all__ = ["RENEW_TIMEOUT_S", "JobQueue", "Lease", "backoff_delay"]
+__all__ = ["LOOP_CALL", "RENEW_TIMEOUT_S", "JobQueue", "Lease", "backoff_delay"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ def _gone(exc: HttpResponseError) -> bool:
     return exc.status_code in (400, 404) and "PopReceiptMismatch" in str(getattr(exc, "error_code", "") or exc)
 
 
+LOOP_CALL: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 0}
+"""Per-call limits of the main loop's own storage calls (receive, depth): the loop ticks the liveness heartbeat
+between them, so none may outlast the liveness probe's window (the clients' defaults allow 3 x 120 s)."""
+
 RENEW_TIMEOUT_S = 10.0
 """A renewal gets this long (one try); the lease keeper gives up on the lease well before it can expire."""
 
@@ -75,7 +80,8 @@ class JobQueue:
 
     def receive(self, visibility_timeout: float) -> Lease | None:
         try:
-            messages = self._queue.receive_messages(max_messages=1, visibility_timeout=int(visibility_timeout))
+            messages = self._queue.receive_messages(max_messages=1, visibility_timeout=int(visibility_timeout),
+                                                    **LOOP_CALL)
             for m in messages:
                 return Lease(m.id, m.pop_receipt or "", int(m.dequeue_count or 0), str(m.content or ""))
         except AzureError as exc:
@@ -163,6 +169,6 @@ class JobQueue:
 
     def depth(self) -> int | None:
         try:
-            return int(self._queue.get_queue_properties().approximate_message_count or 0)
+            return int(self._queue.get_queue_properties(**LOOP_CALL).approximate_message_count or 0)
         except AzureError:
             return None

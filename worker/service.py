@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from worker.engine import MANIFEST_NAME, JobProgress, transcode
-from worker.errors import EncodeInterrupted, InvalidJob, PermanentJobError, ScratchFull, StorageUnavailable
+from worker.errors import (
+    EncodeInterrupted,
+    InvalidJob,
+    PermanentJobError,
+    ScratchFull,
+    SourceRejected,
+    StorageUnavailable,
+)
 from worker.gpu import GpuScan, session_limit
 from worker.health import HealthState
 from worker.job import TranscodeJob, check_scope, parse_job
@@ -383,7 +390,7 @@ class Worker:
         base = f"{prefix}{attempt}/"
         if running.lost.is_set():
             raise EncodeInterrupted("lease lost before upload")
-        written = self.store.upload_package(package, container, base, skip=(MANIFEST_NAME,))
+        written = self.store.upload_package(package, container, base, skip=(MANIFEST_NAME,), stop=running.stop)
         published = attempt_manifest(manifest, attempt)
         # published beside the package: nothing that names the uploader's blob or its URL
         source_facts = job.source.model_dump(mode="json", include={"etag", "size", "content_type"})
@@ -417,13 +424,17 @@ class Worker:
                 except StorageUnavailable as exc:
                     logger.debug("progress not recorded: %s", exc)
 
+        if job.source.size > s.max_file_bytes:  # refused before a byte is downloaded
+            raise SourceRejected(f"source blob is {job.source.size} bytes, over the limit of {s.max_file_bytes} "
+                                 "(WORKER_MAX_FILE_BYTES)")
         work = self._scratch(job)
         url: str | None = None
         try:
             t = time.monotonic()
             report("downloading", 0)
             source = work / "source"  # no extension from the blob name: ffmpeg must not pick a demuxer by it
-            self.store.download(job.source.container, job.source.name, source, etag=job.source.etag)
+            self.store.download(job.source.container, job.source.name, source, etag=job.source.etag,
+                                stop=running.stop)
             timings["download"] = round(time.monotonic() - t, 3)
             self.metrics.stage.labels("download").observe(timings["download"])
             logger.info("job %s: downloaded %d bytes in %.1fs", log_id, source.stat().st_size, timings["download"])

@@ -12,14 +12,15 @@ import concurrent.futures
 import json
 import logging
 import mimetypes
+import threading
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, BinaryIO, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import AzureError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-from worker.errors import SourceMissing, StorageUnavailable
+from worker.errors import EncodeInterrupted, SourceMissing, StorageUnavailable
 
 __all__ = ["CONTENT_TYPES", "BlobStore"]
 
@@ -44,6 +45,34 @@ def _content_settings(path: Path) -> ContentSettings:
     return ContentSettings(content_type=kind, cache_control=_CACHE.get(suffix, "public, max-age=31536000"))
 
 
+class _Stoppable:
+    """A file for ``readinto`` that refuses the next chunk once ``stop`` is set (the SDK's parallel download writes
+    every chunk through it, so the download ends within one chunk)."""
+
+    def __init__(self, fh: BinaryIO, stop: threading.Event | None) -> None:
+        self._fh, self._stop = fh, stop
+
+    def write(self, data: bytes) -> int:
+        if self._stop is not None and self._stop.is_set():
+            raise EncodeInterrupted("download stopped by shutdown")
+        return self._fh.write(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fh.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fh.tell()
+
+    def seekable(self) -> bool:
+        return self._fh.seekable()
+
+    def writable(self) -> bool:
+        return True
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+
 class BlobStore:
     def __init__(self, service: BlobServiceClient, *, upload_concurrency: int = 8, download_concurrency: int = 4):
         self._service = service
@@ -61,15 +90,17 @@ class BlobStore:
     def url(self, container: str, name: str) -> str:
         return str(self._service.get_blob_client(container, name).url)
 
-    def download(self, container: str, name: str, dest: Path, *, etag: str | None = None) -> int:
-        """Stream a blob to ``dest`` (never whole in memory). With ``etag``, a blob replaced since is refused."""
+    def download(self, container: str, name: str, dest: Path, *, etag: str | None = None,
+                 stop: threading.Event | None = None) -> int:
+        """Stream a blob to ``dest`` (never whole in memory). With ``etag``, a blob replaced since is refused.
+        Setting ``stop`` ends the download at its next chunk (``EncodeInterrupted``)."""
         blob = self._service.get_blob_client(container, name)
         conditions: dict[str, Any] = {"etag": etag, "match_condition": MatchConditions.IfNotModified} if etag else {}
         part = dest.with_name(dest.name + ".part")
         try:
             stream = blob.download_blob(max_concurrency=self._download_concurrency, **conditions)
             with part.open("wb") as fh:
-                size = stream.readinto(fh)
+                size = stream.readinto(cast(IO[bytes], _Stoppable(fh, stop)))
             part.replace(dest)
             return int(size)
         except ResourceNotFoundError as exc:
@@ -88,7 +119,8 @@ class BlobStore:
         except AzureError as exc:
             raise StorageUnavailable(f"cannot check {container}/{name}: {exc}") from exc
 
-    def upload_package(self, folder: Path, container: str, prefix: str, *, skip: tuple[str, ...] = ()) -> list[str]:
+    def upload_package(self, folder: Path, container: str, prefix: str, *, skip: tuple[str, ...] = (),
+                       stop: threading.Event | None = None) -> list[str]:
         """Upload every file under ``folder`` (but ``skip``) to ``prefix`` in parallel; remove stale blobs there.
 
         Returns the names written. Stale blobs (from an attempt that wrote a different set of files) are deleted
@@ -98,6 +130,8 @@ class BlobStore:
         client = self._service.get_container_client(container)
 
         def put(path: Path) -> str:
+            if stop is not None and stop.is_set():
+                raise EncodeInterrupted("upload stopped by shutdown")
             name = prefix + path.relative_to(folder).as_posix()
             with path.open("rb") as fh:
                 client.upload_blob(name, fh, overwrite=True, content_settings=_content_settings(path),

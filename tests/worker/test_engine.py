@@ -188,6 +188,26 @@ def test_limits_reject_before_any_encode(sources: Sources, small_profile: Profil
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize(("limit", "value", "words"), [
+    ("max_duration_s", 2.0, r"\(container header\), over the limit of 2s"),
+    ("max_file_bytes", 1000, "bytes, over the limit of 1000"),
+])
+def test_size_and_declared_duration_are_refused_before_the_file_is_demuxed(
+        sources: Sources, small_profile: Profile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str,
+        value: float, words: str) -> None:
+    """The probe reads the whole file (every packet) and decodes a frame: an hours-long or huge upload was read in
+    full before the limit that refuses it was looked at."""
+    import quality
+
+    def demux_everything(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the whole file was demuxed before the limits were checked")
+
+    monkeypatch.setattr(quality, "probe_video", demux_everything)
+    settings = EngineSettings(encoder="cpu", quality_policy="off", **{limit: value})
+    with pytest.raises(SourceRejected, match=words):
+        transcode(sources.av, tmp_path / "x", profile=small_profile, settings=settings)
+
+
 @pytest.mark.parametrize(("content", "words"), [(b"", "empty"), (b"hello", "not a media file")])
 def test_bad_files_fail_with_the_cause(small_profile: Profile, settings: EngineSettings, tmp_path: Path,
                                        content: bytes, words: str) -> None:

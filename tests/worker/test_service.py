@@ -206,6 +206,21 @@ def test_a_spent_copy_is_dropped_without_touching_the_live_record(stack, sources
     assert rec and rec["state"] == "running" and rec["worker"] == "other-host-1"
 
 
+def test_an_oversized_source_is_refused_before_it_is_downloaded(stack, sources, profile_file) -> None:
+    job_id = send_job(stack, sources.av, "huge.mp4")
+    worker = InProcessWorker(service_settings(stack, profile_file, max_jobs=1, max_file_bytes=1000))
+
+    def download(*args, **kwargs):
+        raise AssertionError("downloaded before the size limit was checked")
+
+    worker.worker.store.download = download  # type: ignore[method-assign]
+    with worker:
+        assert worker.join(30) == 0
+    assert worker.worker.outcomes == ["failed"]
+    rec = record(stack, job_id)
+    assert rec and rec["error_type"] == "SourceRejected" and "WORKER_MAX_FILE_BYTES" in rec["error"]
+
+
 def test_unbase64_json_names_the_encoding_policy(stack, profile_file) -> None:
     send_raw(stack, '{"version": 1}')
     with InProcessWorker(service_settings(stack, profile_file, max_jobs=1)) as w:
@@ -398,3 +413,27 @@ def test_healthcheck_command_follows_the_endpoint(stack, profile_file) -> None:
     finally:
         server.stop()
     assert subprocess.run(check, capture_output=True, timeout=30).returncode == 1
+
+
+def test_download_and_upload_stop_when_told(stack, sources, tmp_path) -> None:
+    """They ignored the stop signal: a drain past its time waited on a whole transfer."""
+    from worker.clients import make_clients
+    from worker.errors import EncodeInterrupted
+    from worker.storage import BlobStore
+
+    settings = service_settings(stack, tmp_path / "p.yaml")
+    store = BlobStore(make_clients(settings).blobs, download_concurrency=2)
+    blob = upload(stack, sources.av, "stoppable.mp4")
+    stop = threading.Event()
+    stop.set()
+    dest = tmp_path / "source"
+    with pytest.raises(EncodeInterrupted, match="download stopped"):
+        store.download(stack.names.uploads, blob["name"], dest, stop=stop)
+    assert not dest.exists() and not (tmp_path / "source.part").exists()
+    assert store.download(stack.names.uploads, blob["name"], dest) == blob["size"]  # no stop: the whole blob
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.m4s").write_bytes(b"x" * 10)
+    with pytest.raises(EncodeInterrupted, match="upload stopped"):
+        store.upload_package(package, stack.names.outputs, "job/a1/", stop=stop)
+    assert output_names(stack, "job/") == []

@@ -127,3 +127,33 @@ def test_a_dead_workers_job_is_picked_up_within_two_minutes_by_default() -> None
     assert s.visibility_timeout_s + s.poll_max_interval_s <= 120
     # and the lease keeper gives up one renewal interval before the message can be seen by another worker
     assert s.visibility_timeout_s - s.renew_every_s >= 10  # room for one bounded renewal (10 s)
+
+
+class RecordingQueueClient:
+    """The two calls the main loop makes, recording their keyword arguments."""
+
+    queue_name = "jobs"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict]] = []
+
+    def receive_messages(self, **kwargs):
+        self.calls.append(("receive_messages", kwargs))
+        return []
+
+    def get_queue_properties(self, **kwargs):
+        self.calls.append(("get_queue_properties", kwargs))
+        return type("Props", (), {"approximate_message_count": 3})()
+
+
+def test_the_loops_own_storage_calls_are_bounded_inside_the_liveness_window() -> None:
+    """With the clients' defaults (120 s read timeout, 3 retries) one call could outlast the 60 s liveness window
+    and a storage slowdown restarted every pod."""
+    from worker.queue import JobQueue
+
+    client = RecordingQueueClient()
+    queue = JobQueue(client, client)  # type: ignore[arg-type]
+    assert queue.receive(90) is None and queue.depth() == 3
+    for name, kwargs in client.calls:
+        worst = (kwargs["connection_timeout"] + kwargs["read_timeout"]) * (1 + kwargs["retry_total"])
+        assert worst <= 20, (name, kwargs)  # two such calls per loop turn stay inside 60 s
