@@ -10,7 +10,9 @@
 #     infra.sh --env dev --location eastus [--dry-run]
 #
 # Names: rg-$PREFIX-$ENV, aks-$PREFIX-$ENV, id-$PREFIX-$ENV-worker (PREFIX defaults to transcoder; RESOURCE_GROUP
-# and AKS_CLUSTER override). --dry-run (or DRY_RUN=1) prints every check and every command instead of running them.
+# and AKS_CLUSTER override). The Function host's own storage (keys, leases, receipts) is a second account,
+# HOST_STORAGE_ACCOUNT (default: STORAGE_ACCOUNT + "fn"), so that its host-wide roles never reach the media.
+# Every data role on the media account is scoped to the one container, queue or table it is needed for. --dry-run (or DRY_RUN=1) prints every check and every command instead of running them.
 # Prints `workload_client_id=...` last, for $GITHUB_OUTPUT.
 set -euo pipefail
 
@@ -42,6 +44,10 @@ QUEUE=${QUEUE_NAME:-transcode-jobs}
 GPU_VM_SIZE=${GPU_VM_SIZE:-Standard_NC4as_T4_v3}
 GPU_MAX_NODES=${GPU_MAX_NODES:-2}
 STORAGE_SKU=${STORAGE_SKU:-Standard_GRS}
+HOST_STORAGE_ACCOUNT=${HOST_STORAGE_ACCOUNT:-${STORAGE_ACCOUNT}fn}
+if [ ${#HOST_STORAGE_ACCOUNT} -gt 24 ]; then
+  echo "infra: HOST_STORAGE_ACCOUNT $HOST_STORAGE_ACCOUNT is over 24 characters: set it" >&2; exit 2
+fi
 
 say() { printf '+'; printf ' %q' "$@"; printf '\n'; }
 # run CMD...: the command, or its line in dry-run
@@ -51,19 +57,23 @@ exists() { if [ "$DRY_RUN" = 1 ]; then printf '?'; printf ' %q' "$@"; printf '\n
 # value CMD...: a command's output (a placeholder in dry-run)
 value() { if [ "$DRY_RUN" = 1 ]; then printf '<%s>' "$1"; else shift; "$@"; fi; }
 
-# grant PRINCIPAL ROLE...: each role on the storage account, unless already assigned
+# grant PRINCIPAL SCOPE ROLE...: each role on SCOPE (a container, queue, table or account id), unless assigned
 grant() {
-  local principal=$1 role assigned
-  shift
+  local principal=$1 scope=$2 role assigned
+  shift 2
   for role in "$@"; do
-    assigned=$(value none az role assignment list --assignee "$principal" --role "$role" --scope "$storage_id" \
+    assigned=$(value none az role assignment list --assignee "$principal" --role "$role" --scope "$scope" \
       --query "[0].id" -o tsv)
     if [ -z "$assigned" ] || [ "$assigned" = "<none>" ]; then
       run az role assignment create --assignee-object-id "$principal" --assignee-principal-type ServicePrincipal \
-        --role "$role" --scope "$storage_id" -o none
+        --role "$role" --scope "$scope" -o none
     fi
   done
 }
+# the scope of one container, queue or table of the media account
+container_scope() { printf '%s/blobServices/default/containers/%s' "$storage_id" "$1"; }
+queue_scope() { printf '%s/queueServices/default/queues/%s' "$storage_id" "$1"; }
+table_scope() { printf '%s/tableServices/default/tables/%s' "$storage_id" "$1"; }
 
 if [ "$EVENTS" = 1 ]; then
   topic=uploads-events
@@ -96,7 +106,7 @@ exists az storage account show --name "$STORAGE_ACCOUNT" --resource-group "$RG" 
 for container in uploads outputs; do
   run az storage container create --account-name "$STORAGE_ACCOUNT" --auth-mode login --name "$container" -o none
 done
-for queue in "$QUEUE" "$QUEUE-poison"; do
+for queue in "$QUEUE" "$QUEUE-poison" webjobs-blobtrigger-poison; do
   run az storage queue create --account-name "$STORAGE_ACCOUNT" --auth-mode login --name "$queue" -o none
 done
 run az storage table create --account-name "$STORAGE_ACCOUNT" --auth-mode login --name jobs -o none
@@ -106,8 +116,12 @@ exists az identity show --name "$IDENTITY" --resource-group "$RG" ||
 client_id=$(value client-id az identity show --name "$IDENTITY" --resource-group "$RG" --query clientId -o tsv)
 principal_id=$(value principal-id az identity show --name "$IDENTITY" --resource-group "$RG" --query principalId -o tsv)
 storage_id=$(value storage-id az storage account show --name "$STORAGE_ACCOUNT" --resource-group "$RG" --query id -o tsv)
-grant "$principal_id" "Storage Blob Data Contributor" "Storage Queue Data Message Processor" \
-  "Storage Queue Data Message Sender" "Storage Table Data Contributor"
+# the worker: reads uploads, writes outputs, leases and re-sends jobs, poisons, keeps the job records
+grant "$principal_id" "$(container_scope uploads)" "Storage Blob Data Reader"
+grant "$principal_id" "$(container_scope outputs)" "Storage Blob Data Contributor"
+grant "$principal_id" "$(queue_scope "$QUEUE")" "Storage Queue Data Message Processor" "Storage Queue Data Message Sender"
+grant "$principal_id" "$(queue_scope "$QUEUE-poison")" "Storage Queue Data Message Sender"
+grant "$principal_id" "$(table_scope jobs)" "Storage Table Data Contributor"
 
 exists az aks show --name "$AKS" --resource-group "$RG" ||
   run az aks create --name "$AKS" --resource-group "$RG" --location "$LOCATION" --node-count 2 \
@@ -125,19 +139,33 @@ for slot in blue green; do
       --audiences api://AzureADTokenExchange
 done
 
+exists az storage account show --name "$HOST_STORAGE_ACCOUNT" --resource-group "$RG" ||
+  run az storage account create --name "$HOST_STORAGE_ACCOUNT" --resource-group "$RG" --location "$LOCATION" \
+    --sku Standard_LRS --kind StorageV2 --min-tls-version TLS1_2 --allow-blob-public-access false \
+    --allow-shared-key-access false
+host_storage_id=$(value host-storage-id az storage account show --name "$HOST_STORAGE_ACCOUNT" --resource-group "$RG" \
+  --query id -o tsv)
+
 plan="plan-$PREFIX-$ENV_NAME"
 exists az functionapp plan show --name "$plan" --resource-group "$RG" ||
   run az functionapp plan create --name "$plan" --resource-group "$RG" --location "$LOCATION" --sku EP1 --is-linux
 exists az functionapp show --name "$FUNCTIONAPP_NAME" --resource-group "$RG" ||
   run az functionapp create --name "$FUNCTIONAPP_NAME" --resource-group "$RG" --plan "$plan" \
-    --storage-account "$STORAGE_ACCOUNT" --runtime python --runtime-version 3.11 --functions-version 4 \
+    --storage-account "$HOST_STORAGE_ACCOUNT" --runtime python --runtime-version 3.11 --functions-version 4 \
     --os-type Linux --assign-identity "[system]"
 app_principal=$(value app-principal-id az functionapp identity show --name "$FUNCTIONAPP_NAME" --resource-group "$RG" \
   --query principalId -o tsv)
-grant "$app_principal" "Storage Blob Data Owner" "Storage Queue Data Contributor" "Storage Table Data Contributor"
+# the Function: its own host account whole; on the media account only the uploads it is triggered by, the jobs
+# queue it sends to, the trigger's poison queue and the job records
+grant "$app_principal" "$host_storage_id" "Storage Blob Data Owner" "Storage Queue Data Contributor" \
+  "Storage Table Data Contributor"
+grant "$app_principal" "$(container_scope uploads)" "Storage Blob Data Reader"
+grant "$app_principal" "$(queue_scope "$QUEUE")" "Storage Queue Data Message Sender"
+grant "$app_principal" "$(queue_scope webjobs-blobtrigger-poison)" "Storage Queue Data Contributor"
+grant "$app_principal" "$(table_scope jobs)" "Storage Table Data Contributor"
 endpoint() { printf 'https://%s.%s.core.windows.net' "$STORAGE_ACCOUNT" "$1"; }
 run az functionapp config appsettings set --name "$FUNCTIONAPP_NAME" --resource-group "$RG" -o none --settings \
-  "AzureWebJobsStorage__accountName=$STORAGE_ACCOUNT" "TranscodeStorage__blobServiceUri=$(endpoint blob)" \
+  "AzureWebJobsStorage__accountName=$HOST_STORAGE_ACCOUNT" "TranscodeStorage__blobServiceUri=$(endpoint blob)" \
   "TranscodeStorage__queueServiceUri=$(endpoint queue)" "TranscodeStorage__tableServiceUri=$(endpoint table)" \
   "UPLOADS_CONTAINER=uploads" "JOBS_QUEUE=$QUEUE"
 exists az functionapp show --name "$FUNCTIONAPP_NAME" --resource-group "$RG" --slot staging ||

@@ -113,7 +113,7 @@ def test_infrastructure_is_created_only_where_missing() -> None:
                            "staging", "az functionapp deployment slot create")]:
         i = next(n for n, line in enumerate(lines) if line.startswith(f"? {check}"))
         assert lines[i + 1].startswith(f"+ {create}"), (check, lines[i + 1])
-    assert len(checks) == 10
+    assert len(checks) == 11
     storage = next(c for c in creates if c.startswith("az storage account create"))
     assert "--allow-shared-key-access false" in storage and "--allow-blob-public-access false" in storage
     assert "--location westeurope" in storage
@@ -125,9 +125,32 @@ def test_infrastructure_is_created_only_where_missing() -> None:
     subjects = re.findall(r"--subject (\S+)", result.stdout)
     assert subjects == ["system:serviceaccount:media:transcoder-blue", "system:serviceaccount:media:transcoder-green"]
     data_plane = [c for c in creates if c.startswith(("az storage container", "az storage queue", "az storage table"))]
-    assert len(data_plane) == 5 and all("--auth-mode login" in c for c in data_plane)
+    assert len(data_plane) == 6 and all("--auth-mode login" in c for c in data_plane)
     assert not re.search(r"account-key|connection-string|keys list", result.stdout)
     assert lines[-1] == "workload_client_id=<client-id>"
+
+
+def test_roles_are_scoped_and_the_function_host_has_its_own_account() -> None:
+    """Account-wide data roles let a worker (or the Function) read and delete anything in the media account."""
+    result = run_script("infra.sh", "--env", "dev", "--dry-run", env=tools_env(**INFRA_ENV))
+    assert result.returncode == 0, result.stderr
+    grants = [(m.group(1), m.group(2).replace("\\ ", " "), m.group(3)) for m in re.finditer(
+        r"role assignment create --assignee-object-id \\<([a-z-]+)\\> \S+ \S+ --role (\S+(?:\\ \S+)*) "
+        r"--scope (\S+)", result.stdout)]
+    assert len(grants) == 13
+    media = [g for g in grants if g[2].startswith("\\<storage-id\\>")]
+    assert media and all(re.search(r"/(containers|queues|tables)/[a-z0-9-]+$", scope) for _, _, scope in media)
+    worker = {(role, scope.split("/")[-1]) for who, role, scope in grants if who == "principal-id"}
+    assert worker == {("Storage Blob Data Reader", "uploads"), ("Storage Blob Data Contributor", "outputs"),
+                      ("Storage Queue Data Message Processor", "transcode-jobs"),
+                      ("Storage Queue Data Message Sender", "transcode-jobs"),
+                      ("Storage Queue Data Message Sender", "transcode-jobs-poison"),
+                      ("Storage Table Data Contributor", "jobs")}
+    host = [g for g in grants if g[2] == "\\<host-storage-id\\>"]
+    assert {who for who, _, _ in host} == {"app-principal-id"} and len(host) == 3
+    app = next(c for c in commands(result.stdout) if c.startswith("az functionapp create"))
+    assert "--storage-account transcodedevfn" in app
+    assert "AzureWebJobsStorage__accountName=transcodedevfn" in result.stdout
 
 
 def test_the_event_subscription_comes_after_the_code() -> None:
