@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,8 @@ from tests.worker.service_helpers import (
 )
 
 pytestmark = [pytest.mark.azurite, pytest.mark.ffmpeg]
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _encoding(stack: LocalStack, job_id: str) -> bool:
@@ -106,6 +110,33 @@ def test_a_stalled_renewal_stops_the_attempt_and_only_the_next_one_publishes(sta
     manifest = _one_complete_package(stack, job_id)
     assert manifest["job"]["worker"] == second.worker.records.worker_id and manifest["job"]["attempt"] == 2
     assert poisoned(stack) == []
+
+
+@pytest.mark.parametrize("stage", ["mid-upload", "before-manifest", "after-manifest"])
+def test_a_worker_killed_while_publishing_loses_nothing_and_publishes_once(stack, sources, profile_file,
+                                                                          stage: str) -> None:
+    """SIGKILL at three points of publishing (tests/worker/killing_worker.py): the next worker finishes the job
+    with exactly one attempt's files under the manifest, and the record says succeeded."""
+    env = worker_env(stack, profile_file, WORKER_VISIBILITY_TIMEOUT_S="6", WORKER_RENEW_INTERVAL_S="1")
+    job_id = send_job(stack, sources.av, f"killed-{stage}.mp4")
+    log = (stack.root / f"killing-{stage}.log").open("wb")
+    killer = subprocess.Popen([sys.executable, "-m", "tests.worker.killing_worker", stage],
+                              env=stack.worker_env(**env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    assert killer.wait(120) == -signal.SIGKILL
+    manifest_written = f"{job_id}/manifest.json" in output_names(stack)
+    assert manifest_written == (stage == "after-manifest")
+    assert record(stack, job_id)["state"] == "running"  # nothing recorded by the killed worker
+    second = stack.start_worker(**env)
+    rec = wait_for(lambda: _succeeded(stack, job_id), 120, "the next worker to finish the job", interval=0.5)
+    manifest = _one_complete_package(stack, job_id)
+    if stage == "after-manifest":  # the killed attempt's package stands; the next worker only completes it
+        assert rec["attempts"] == 1 and manifest["job"]["attempt"] == 1
+    else:
+        assert rec["attempts"] == 2 and manifest["job"]["attempt"] == 2
+    wait_for(lambda: queue_depth(stack) == 0, 20, "the message to be deleted")
+    assert poisoned(stack) == []
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0
 
 
 def test_sigterm_lets_the_running_job_finish_within_the_drain(stack, long_source, slow_profile_file) -> None:
