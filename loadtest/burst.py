@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     text = args.size.upper()
     size = int(float(text[:-2]) * (1024 if text.endswith("KB") else 1024**2)) if text.endswith(("KB", "MB")) \
         else int(text)
+    shutil.rmtree(args.out / "azurite", ignore_errors=True)  # counts are of this run only
     stack = LocalStack(args.out.resolve())
     try:
         stack.start_storage()
