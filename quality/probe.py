@@ -82,14 +82,19 @@ def open_options(formats: str | None = None) -> dict[str, str]:
     return options
 
 
-def not_a_video(path: Path) -> str | None:
-    """What the file is, when its first bytes say it is an image or a playlist; else ``None``."""
+def _match(path: Path, signatures: tuple[tuple[int, bytes, str], ...]) -> str | None:
+    """The name of the first signature the file's first bytes carry, or ``None``."""
     with path.open("rb") as fh:
         head = fh.read(32)
-    for offset, magic, name in _NOT_VIDEO:
+    for offset, magic, name in signatures:
         if head[offset : offset + len(magic)] == magic:
             return name
     return None
+
+
+def not_a_video(path: Path) -> str | None:
+    """What the file is, when its first bytes say it is an image or a playlist; else ``None``."""
+    return _match(path, _NOT_VIDEO)
 
 
 def _fraction_str(value: Fraction) -> str:
@@ -97,12 +102,7 @@ def _fraction_str(value: Fraction) -> str:
 
 
 def _sniff(path: Path) -> str | None:
-    with path.open("rb") as fh:
-        head = fh.read(32)
-    for offset, magic, name in _SIGNATURES:
-        if head[offset : offset + len(magic)] == magic:
-            return name
-    return None
+    return _match(path, _SIGNATURES)
 
 
 def _variable(stamps: list[int]) -> bool:
