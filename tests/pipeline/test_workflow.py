@@ -54,8 +54,11 @@ def ancestors(jobs: dict[str, Any], name: str) -> set[str]:
 def test_the_jobs_form_the_chain_in_order(delivery: dict[str, Any]) -> None:
     jobs = delivery["jobs"]
     assert list(jobs) == CHAIN
+    digest_readers = {"deploy-dev", "deploy-staging", "compliance-validation", "deploy-production"}
     for before, job in zip(CHAIN, CHAIN[1:], strict=False):
-        assert needs(jobs[job]) == [before], f"{job} needs {needs(jobs[job])}, expected [{before!r}]"
+        # the jobs that deploy or render the image also read the build's digest, which needs build directly
+        expected = [before, "build"] if job in digest_readers else [before]
+        assert needs(jobs[job]) == expected, f"{job} needs {needs(jobs[job])}, expected {expected}"
     assert needs(jobs["validation"]) == []
 
 
@@ -73,10 +76,23 @@ def test_deploys_run_only_for_main(delivery: dict[str, Any]) -> None:
     assert all("deploy-dev" in ancestors(delivery["jobs"], j) for j in CHAIN[CHAIN.index("deploy-dev") + 1:])
 
 
-def test_the_identity_is_oidc_with_read_only_contents(delivery: dict[str, Any]) -> None:
-    assert delivery["permissions"] == {"id-token": "write", "contents": "read"}
+def test_the_build_publishes_the_pushed_digest(delivery: dict[str, Any]) -> None:
+    build = delivery["jobs"]["build"]
+    assert build["outputs"]["digest"] == "${{ steps.push.outputs.digest }}"
+    push = next(step for step in build["steps"] if step.get("id") == "push")["run"]
+    assert "RepoDigests" in push and 'echo "digest=${reference#*@}" >> "$GITHUB_OUTPUT"' in push
+
+
+def test_the_identity_is_oidc_with_read_only_contents_and_tokens_per_job(delivery: dict[str, Any]) -> None:
+    """An OIDC token is granted to the jobs that sign in to Azure, not to the whole workflow."""
+    assert delivery["permissions"] == {"contents": "read"}
     for name, job in delivery["jobs"].items():
-        assert "permissions" not in job, f"{name} widens the workflow's permissions"
+        signs_in = any(uses(step).startswith("azure/login@") for step in job["steps"])
+        if signs_in:
+            assert job["permissions"] == {"id-token": "write", "contents": "read"}, name
+        else:
+            assert "permissions" not in job, f"{name} needs no token and widens nothing"
+    assert {n for n, j in delivery["jobs"].items() if "permissions" not in j} == {"validation", "test"}
 
 
 def test_every_azure_sign_in_is_federated(delivery: dict[str, Any]) -> None:
@@ -150,6 +166,8 @@ def test_helm_deploys_the_commit_and_waits_atomically(delivery: dict[str, Any], 
     argv = command_line(run_text(delivery["jobs"][deploy]), "helm upgrade --install")
     sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
     assert f"image.tag={SHA}" in sets
+    assert "image.digest=${{ needs.build.outputs.digest }}" in sets  # what runs is what was scanned and approved
+    assert "build" in delivery["jobs"][deploy]["needs"]
     assert "gpu.enabled=true" in sets and "image.repository=$IMAGE_REPOSITORY" in sets
     assert any(s.startswith("slot=") for s in sets) and any(s.startswith("workloadIdentity.clientId=") for s in sets)
     assert argv[4].startswith("build/chart/transcoder-") and argv[4].endswith(".tgz")
