@@ -34,6 +34,10 @@ KNOWN = {
     "steps.infra.outputs.workload_client_id": "11111111-2222-3333-4444-555555555555",
     "steps.release.outputs.sha": SHA,
     "github.token": "",
+    "github.event_name": "push",
+    # on main the registry expression resolves to the production registry
+    "github.base_ref && vars.PR_ACR_NAME || vars.ACR_NAME": "var-acr-name",
+    "needs.build.outputs.digest": "sha256:" + "ab" * 32,
 }
 STUBS = ["az", "helm", "kubectl", "docker", "gh", "sleep", "curl"]
 

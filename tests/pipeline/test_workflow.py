@@ -134,7 +134,26 @@ def test_the_image_is_built_for_the_gpu_and_tagged_with_the_commit(delivery: dic
     assert f'docker push "$IMAGE_REPOSITORY:{SHA}"' in push
     for path in all_workflows():
         assert ":latest" not in re.sub(r"azurite:latest", "", path.read_text()), f"{path.name} uses a latest tag"
-    assert delivery["env"]["IMAGE_REPOSITORY"] == "${{ vars.ACR_NAME }}.azurecr.io/transcoder-worker"
+    registry = "${{ github.base_ref && vars.PR_ACR_NAME || vars.ACR_NAME }}"
+    assert delivery["env"]["REGISTRY"] == registry
+    assert delivery["env"]["IMAGE_REPOSITORY"] == f"{registry}.azurecr.io/transcoder-worker"
+
+
+def test_pull_requests_never_push_to_the_production_registry(delivery: dict[str, Any]) -> None:
+    """A pull request's build goes to PR_ACR_NAME, and fails rather than fall back to ACR_NAME when that is unset
+    (the ``&& ||`` expression would fall through on an empty variable)."""
+    build = delivery["jobs"]["build"]
+    signin = step_named(build, "Registry sign-in")
+    assert signin["env"]["ACR_NAME"] == "${{ env.REGISTRY }}"
+    assert signin["env"]["PR_ACR_NAME"] == "${{ vars.PR_ACR_NAME }}"
+    guard = signin["run"]
+    assert '[ "$EVENT" = pull_request ] && [ -z "$PR_ACR_NAME" ]' in guard and "exit 1" in guard
+    assert guard.index("exit 1") < guard.index("az acr login")
+    security = delivery["jobs"]["security"]
+    assert "vars.PR_ACR_NAME" in security["env"]["IMAGE"]
+    # every job after security runs on main only, and reads the production registry
+    for name in CHAIN[CHAIN.index("deploy-dev"):]:
+        assert "PR_ACR_NAME" not in yaml.safe_dump(delivery["jobs"][name]), name
 
 
 def test_the_function_app_and_the_chart_are_packaged_as_artifacts(delivery: dict[str, Any]) -> None:
@@ -211,7 +230,8 @@ def test_the_security_gates(delivery: dict[str, Any]) -> None:
     start = step_named(security, "Start the worker container")["run"]
     assert "WORKER_STORAGE_CONNECTION_STRING=UseDevelopmentStorage=true" in start and '"$IMAGE" run' in start
     assert "--framework secrets github_actions" in run_text(security)
-    assert security["env"]["IMAGE"] == f"${{{{ vars.ACR_NAME }}}}.azurecr.io/transcoder-worker:{SHA}"
+    registry = "${{ github.base_ref && vars.PR_ACR_NAME || vars.ACR_NAME }}"
+    assert security["env"]["IMAGE"] == f"{registry}.azurecr.io/transcoder-worker:{SHA}"
 
 
 def test_the_function_app_goes_through_its_staging_slot(delivery: dict[str, Any]) -> None:
