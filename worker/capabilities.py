@@ -140,11 +140,11 @@ def choose_encoder(policy: EncoderPolicy, codec: Codec, scan: GpuScan | None, *,
         return fallback("no-nvml", scan.error if scan is not None and scan.error else "GPU scan skipped")
     if not scan.gpus:
         return fallback("no-gpu", "NVML sees no GPU")
-    idle_first = sorted(scan.gpus, key=lambda g: (g.decoder_utilization or 0, g.index))
     candidates = [g for g in scan.gpus if g.nvenc]
-    if not candidates:
+    if not candidates:  # the GPU with the least busy decoder may still decode and scale
         names = ", ".join(sorted({g.name for g in scan.gpus}))
-        return fallback("gpu-without-nvenc", f"{names} has no NVENC engine", idle_first[0])
+        decoder = min(scan.gpus, key=lambda g: (g.decoder_utilization or 0, g.index))
+        return fallback("gpu-without-nvenc", f"{names} has no NVENC engine", decoder)
     able = [g for g in candidates if codec in _nvenc_codecs(g)]
     if not able:
         gpu = candidates[0]

@@ -79,7 +79,7 @@ def plan_encode(source: SourceInfo, profile: Profile, choice: EncoderChoice, *, 
     resample = source.variable_frame_rate or rate != source.frame_rate
     gop = max(1, round(profile.gop_seconds * float(rate)))
     index = choice.gpu_index
-    if index is None or choice.fallback_reason in ("cpu-requested", "gpu-failed"):
+    if index is None:  # no GPU at all, the CPU asked for, or a GPU failure already met in this job
         return EncodePlan("cpu", rate, gop, resample)
     decode = nvdec_support(find_model(choice.gpu_name or ""), source.codec, source.pix_fmt, source.bit_depth)
     if choice.kind == "nvenc":

@@ -12,7 +12,7 @@ import quality
 from worker.errors import InvalidSource, SourceRejected
 from worker.settings import EngineSettings
 
-__all__ = ["AudioInfo", "SourceInfo", "check_limits", "probe_source"]
+__all__ = ["AudioInfo", "SourceInfo", "check_file_size", "check_limits", "probe_source"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,14 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
+def check_file_size(size: int, limits: EngineSettings) -> None:
+    """``SourceRejected`` for a source over ``WORKER_MAX_FILE_BYTES`` (from the file, or the blob's size before its
+    download)."""
+    if size > limits.max_file_bytes:
+        raise SourceRejected(f"source is {size} bytes, over the limit of {limits.max_file_bytes} "
+                             "(WORKER_MAX_FILE_BYTES)")
+
+
 def _precheck(p: Path, formats: str | None, limits: EngineSettings) -> None:
     """The limits that need no demuxing, checked before the full probe reads the whole file: the file's size, and
     the duration its container header declares (a header that lies is caught by ``check_limits`` afterwards)."""
@@ -80,10 +88,7 @@ def _precheck(p: Path, formats: str | None, limits: EngineSettings) -> None:
 
     from quality.probe import open_options
 
-    size = p.stat().st_size if p.exists() else 0
-    if size > limits.max_file_bytes:
-        raise SourceRejected(f"source file is {size} bytes, over the limit of {limits.max_file_bytes} "
-                             "(WORKER_MAX_FILE_BYTES)")
+    check_file_size(p.stat().st_size if p.exists() else 0, limits)
     try:
         with av.open(str(p), options=open_options(formats)) as container:
             declared = float(container.duration) / 1e6 if container.duration else 0.0
@@ -157,9 +162,7 @@ def check_limits(source: SourceInfo, settings: EngineSettings) -> None:
     if source.duration > settings.max_duration_s:
         raise SourceRejected(f"source lasts {source.duration:.1f}s, over the limit of {settings.max_duration_s:g}s "
                              "(WORKER_MAX_DURATION_S)")
-    if source.size_bytes > settings.max_file_bytes:
-        raise SourceRejected(f"source file is {source.size_bytes} bytes, over the limit of "
-                             f"{settings.max_file_bytes} (WORKER_MAX_FILE_BYTES)")
+    check_file_size(source.size_bytes, settings)
     if min(source.width, source.height) < settings.min_dimension:
         raise SourceRejected(f"source is {source.width}x{source.height}; both sides must be at least "
                              f"{settings.min_dimension} pixels (WORKER_MIN_DIMENSION)")

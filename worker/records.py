@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -81,6 +81,11 @@ class JobRecords:
         except AzureError as exc:
             raise StorageUnavailable(f"cannot read job record {job_id}: {exc}") from exc
 
+    def held_elsewhere(self, record: Mapping[str, Any], fresh_s: float) -> bool:
+        """The record is running on another worker whose heartbeat is younger than ``fresh_s``: a live owner."""
+        return (record.get("state") == "running" and record.get("worker") != self.worker_id
+                and record_age_s(record.get("heartbeat_at")) < fresh_s)
+
     def claim(self, job: TranscodeJob, *, dequeue_count: int, fresh_s: float) -> Claim:
         """Mark the job running by this worker, unless it already succeeded or another live worker holds it."""
         for _ in range(5):
@@ -98,11 +103,9 @@ class JobRecords:
                 if entity is None:
                     self._table.create_entity({**self._new(job), **fields, "attempts": 1})
                     return "claimed"
-                state = entity.get("state")
-                if state == "succeeded":
+                if entity.get("state") == "succeeded":
                     return "done"
-                if state == "running" and entity.get("worker") != self.worker_id \
-                        and record_age_s(entity.get("heartbeat_at")) < fresh_s:
+                if self.held_elsewhere(entity, fresh_s):
                     return "busy"
                 attempts = int(entity.get("attempts") or 0) + 1
                 self._table.update_entity({"PartitionKey": JOB_PARTITION, "RowKey": job.job_id, **fields,

@@ -78,8 +78,9 @@ class _Runner:
         self.require_gpu = require_gpu
         self.checks: list[Check] = []
 
-    def add(self, name: str, status: Status, detail: str, started: float) -> None:
-        if status == "SKIP" and self.require_gpu and detail.startswith("no GPU"):
+    def add(self, name: str, status: Status, detail: str, started: float, *, no_gpu: bool = False) -> None:
+        """``no_gpu``: skipped for want of a GPU, which ``require_gpu`` turns into a failure."""
+        if status == "SKIP" and self.require_gpu and no_gpu:
             status = "FAIL"
         self.checks.append(Check(name, status, detail, round(time.monotonic() - started, 2)))
 
@@ -134,7 +135,7 @@ def _vmaf_cuda_check(r: _Runner, has_gpu: bool, clip: Path) -> None:
         r.add("libvmaf_cuda", "SKIP", "not in this ffmpeg build: VMAF runs on the CPU (libvmaf)", started)
         return
     if not has_gpu:
-        r.add("libvmaf_cuda", "SKIP", "no GPU: VMAF runs on the CPU (libvmaf)", started)
+        r.add("libvmaf_cuda", "SKIP", "no GPU: VMAF runs on the CPU (libvmaf)", started, no_gpu=True)
         return
     up = "hwupload_cuda,scale_cuda=format=yuv420p"
     r.ffmpeg_check("libvmaf_cuda", ["-i", str(clip), "-i", str(clip), "-filter_complex",
@@ -170,7 +171,7 @@ def run_selftest(settings: EngineSettings, *, require_gpu: bool = False,
     started = time.monotonic()
     gpus = scan()
     if gpus.error is not None or not gpus.gpus:
-        r.add("nvml", "SKIP", f"no GPU: {gpus.error or 'NVML sees no GPU'}", started)
+        r.add("nvml", "SKIP", f"no GPU: {gpus.error or 'NVML sees no GPU'}", started, no_gpu=True)
     else:
         names = ", ".join(f"{g.index}: {g.name} (NVENC {'yes' if g.nvenc else 'no'}, {g.nvenc_evidence})"
                           for g in gpus.gpus)
@@ -183,7 +184,7 @@ def run_selftest(settings: EngineSettings, *, require_gpu: bool = False,
         else:
             started = time.monotonic()
             for name in ("nvdec", *(f"filter {f}" for f in CUDA_FILTERS), *(f"nvenc {c}" for c in NVENC_ENCODERS)):
-                r.add(name, "SKIP", "no GPU on this node", started)
+                r.add(name, "SKIP", "no GPU on this node", started, no_gpu=True)
         _vmaf_cuda_check(r, bool(gpus.gpus), clip)
         reason, path = _ladder_check(r, settings, folder, gpus)
     return SelftestReport(tuple(r.checks), reason, path)

@@ -35,7 +35,6 @@ from worker.errors import (
     InvalidJob,
     PermanentJobError,
     ScratchFull,
-    SourceRejected,
     StorageUnavailable,
 )
 from worker.gpu import GpuScan, session_limit
@@ -43,9 +42,10 @@ from worker.health import HealthState
 from worker.job import TranscodeJob, check_scope, parse_job
 from worker.ladder import Profile
 from worker.lease import LeaseKeeper
+from worker.media import check_file_size
 from worker.metrics import Metrics
 from worker.queue import JobQueue, Lease, backoff_delay
-from worker.records import JobRecords, ProgressThrottle, record_age_s, utc_now
+from worker.records import JobRecords, ProgressThrottle, utc_now
 from worker.settings import ServiceSettings
 from worker.storage import BlobStore
 
@@ -287,8 +287,7 @@ class Worker:
             return "skipped"
         if lease.dequeue_count > s.max_dequeue:
             record = self.records.get(job.job_id) or {}
-            if record.get("state") == "running" and record.get("worker") != self.records.worker_id \
-                    and record_age_s(record.get("heartbeat_at")) < 2 * s.renew_every_s:
+            if self.records.held_elsewhere(record, 2 * s.renew_every_s):
                 # a copy of a job another worker is running: drop the copy, never the live worker's record
                 self.queue.complete(lease)
                 logger.info("job %s: a spent copy of a job running on %s; copy deleted", log_id, record.get("worker"))
@@ -424,9 +423,7 @@ class Worker:
                 except StorageUnavailable as exc:
                     logger.debug("progress not recorded: %s", exc)
 
-        if job.source.size > s.max_file_bytes:  # refused before a byte is downloaded
-            raise SourceRejected(f"source blob is {job.source.size} bytes, over the limit of {s.max_file_bytes} "
-                                 "(WORKER_MAX_FILE_BYTES)")
+        check_file_size(job.source.size, s)  # refused before a byte is downloaded
         work = self._scratch(job)
         url: str | None = None
         try:

@@ -121,11 +121,10 @@ class BlobStore:
 
     def upload_package(self, folder: Path, container: str, prefix: str, *, skip: tuple[str, ...] = (),
                        stop: threading.Event | None = None) -> list[str]:
-        """Upload every file under ``folder`` (but ``skip``) to ``prefix`` in parallel; remove stale blobs there.
+        """Upload every file under ``folder`` (but ``skip``) to ``prefix`` in parallel; the names written.
 
-        Returns the names written. Stale blobs (from an attempt that wrote a different set of files) are deleted
-        so that what is under the prefix is exactly this package.
-        """
+        ``prefix`` is an attempt's own folder: nothing else is there, so nothing is swept here (the service removes
+        earlier attempts' folders with ``delete_under`` once its manifest stands)."""
         files = sorted(p for p in folder.rglob("*") if p.is_file() and p.relative_to(folder).as_posix() not in skip)
         client = self._service.get_container_client(container)
 
@@ -140,16 +139,9 @@ class BlobStore:
 
         try:
             with concurrent.futures.ThreadPoolExecutor(self._upload_concurrency, "upload") as pool:
-                written = list(pool.map(put, files))
-            keep = set(written) | {prefix + s for s in skip}
-            stale = [b.name for b in client.list_blobs(name_starts_with=prefix) if b.name not in keep]
-            for name in stale:
-                client.delete_blob(name)
-            if stale:
-                logger.info("removed %d stale blobs under %s/%s", len(stale), container, prefix)
+                return list(pool.map(put, files))
         except AzureError as exc:
             raise StorageUnavailable(f"cannot upload the package to {container}/{prefix}: {exc}") from exc
-        return written
 
     def create_json(self, container: str, name: str, data: dict[str, Any]) -> str | None:
         """Write ``data`` as a new blob; ``None`` when the blob already exists (nothing is overwritten)."""
@@ -177,12 +169,3 @@ class BlobStore:
         except AzureError as exc:
             raise StorageUnavailable(f"cannot clean {container}/{prefix}: {exc}") from exc
         return len(doomed)
-
-    def write_json(self, container: str, name: str, data: dict[str, Any]) -> str:
-        body = (json.dumps(data, indent=2) + "\n").encode()
-        blob = self._service.get_blob_client(container, name)
-        try:
-            blob.upload_blob(body, overwrite=True, content_settings=_content_settings(Path(name)))
-        except AzureError as exc:
-            raise StorageUnavailable(f"cannot write {container}/{name}: {exc}") from exc
-        return str(blob.url)
