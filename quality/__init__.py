@@ -19,13 +19,17 @@ from quality.errors import (
     MeasurementFailed,
     NotAVideo,
     NoVideoStream,
+    PartialRawFrame,
     QualityError,
+    RawFormatRequired,
+    TooSmallToScore,
 )
-from quality.gate import GateResult, Threshold, Verdict, evaluate_gate, thresholds_from
+from quality.gate import GateResult, Threshold, Verdict, evaluate_gate, evaluate_pooled, thresholds_from
 from quality.measure import MeasurementPlan, measure, plan_measurement
 from quality.options import FFMPEG_ENV, MeasureOptions, resolve_ffmpeg
 from quality.probe import VideoInfo, probe_video
 from quality.progress import Progress, ProgressBar
+from quality.raw import RawFormat, RawVideoPath
 from quality.report import SCHEMA, QualityReport
 from quality.runner import RunResult, quoted, run_ffmpeg, run_ffmpeg_capture
 
@@ -44,16 +48,22 @@ __all__ = [
     "MeasurementPlan",
     "NoVideoStream",
     "NotAVideo",
+    "PartialRawFrame",
     "Progress",
     "ProgressBar",
     "QualityError",
     "QualityReport",
+    "RawFormat",
+    "RawFormatRequired",
+    "RawVideoPath",
     "RunResult",
     "Threshold",
+    "TooSmallToScore",
     "Verdict",
     "VideoInfo",
     "__version__",
     "evaluate_gate",
+    "evaluate_pooled",
     "measure",
     "plan_measurement",
     "probe_video",

@@ -6,17 +6,25 @@ from fractions import Fraction
 from pathlib import Path
 
 from quality.alignment import AlignmentPlan
-from quality.options import MeasureOptions
+from quality.options import MeasureOptions, bootstrap_model_paths, bootstrap_submodel_key, model_keys
+from quality.options import model_spec as spec_of
 from quality.probe import VideoInfo
+from quality.raw import RawFormat
 
-__all__ = ["build_thumbnail_cmd", "build_vmaf_cmd", "escape_filter_value", "input_args", "libvmaf_args"]
+__all__ = ["build_thumbnail_cmd", "build_vmaf_cmd", "escape_filter_value", "input_args", "libvmaf_args",
+           "model_list"]
 
 VMAF_KEY = "vmaf"
 """The name given to the model in libvmaf's log, whatever model is used."""
 
 
-def input_args(formats: str | None = None) -> list[str]:
-    """Input options for untrusted media: the ``file`` protocol only, and only the ``formats`` demuxers if given."""
+def input_args(formats: str | None = None, raw: RawFormat | None = None) -> list[str]:
+    """Input options for untrusted media: the ``file`` protocol only, and only the ``formats`` demuxers if given.
+
+    A headerless input (``raw``) is read by the ``rawvideo`` demuxer, the only one allowed for it, with its format.
+    """
+    if raw is not None:
+        return ["-protocol_whitelist", "file", "-format_whitelist", "rawvideo", *raw.input_args()]
     return ["-protocol_whitelist", "file", *(["-format_whitelist", formats] if formats else [])]
 
 
@@ -26,10 +34,24 @@ def escape_filter_value(value: str) -> str:
     return "'" + level2.replace("'", "'\\''") + "'"
 
 
+def model_list(options: MeasureOptions, main_spec: str) -> str:
+    """libvmaf's ``model`` value: the main model named ``vmaf``, then ``options.extra_models`` each named by
+    ``model_key``, then with ``confidence_interval`` the bootstrap sub-models, unclipped (libvmaf computes a
+    collection's mean and interval on unclipped scores and clips after), all separated by ``|``."""
+    models = [f"{main_spec}:name={VMAF_KEY}"]
+    models += [f"{spec_of(m)}:name={key}" for m, key in zip(options.extra_models, model_keys(options.extra_models),
+                                                               strict=True)]
+    if options.confidence_interval:
+        models += [f"path={path}:name={bootstrap_submodel_key(i)}:disable_clip=true"
+                   for i, path in enumerate(bootstrap_model_paths())]
+    return "|".join(models)
+
+
 def libvmaf_args(options: MeasureOptions, model_spec: str, log_path: Path | str) -> str:
-    """The ``libvmaf=...`` option string: model (named ``vmaf``), features, threads, subsampling, JSON log."""
+    """The ``libvmaf=...`` option string: models (the main one named ``vmaf``, see ``model_list``), features,
+    threads, subsampling, JSON log."""
     parts = [
-        f"model={escape_filter_value(model_spec + ':name=' + VMAF_KEY)}",
+        f"model={escape_filter_value(model_list(options, model_spec))}",
         f"n_threads={options.threads}",
     ]
     if options.subsample > 1:
@@ -96,8 +118,8 @@ def build_vmaf_cmd(
     graph = f"{dist_chain}[dist];{ref_chain}[ref];[dist][ref]{scorer}={libvmaf_args(options, model_spec, log_path)}"
     return [
         ffmpeg, "-nostdin", "-nostats", "-progress", "pipe:1",
-        *input_args(options.input_formats), "-i", dist.path,
-        *input_args(options.input_formats), "-i", ref.path,
+        *input_args(options.input_formats, dist.raw), "-i", dist.path,
+        *input_args(options.input_formats, ref.raw), "-i", ref.path,
         "-filter_complex", graph,
         "-an", "-sn", "-dn",
         "-f", "null", "-",
@@ -106,7 +128,7 @@ def build_vmaf_cmd(
 
 def build_thumbnail_cmd(
     ffmpeg: str, path: str, frames: int, *, width: int, height: int, resample_to: str | None = None,
-    formats: str | None = None,
+    formats: str | None = None, raw: RawFormat | None = None,
 ) -> list[str]:
     """Decode the first ``frames`` frames as tiny grey images on stdout (for the offset search)."""
     filters = []
@@ -115,7 +137,7 @@ def build_thumbnail_cmd(
     filters += [f"scale={width}:{height}:flags=area", "format=gray"]
     return [
         ffmpeg, "-nostdin", "-v", "error",
-        *input_args(formats), "-i", path,
+        *input_args(formats, raw), "-i", path,
         "-map", "0:v:0",
         "-vf", ",".join(filters),
         "-frames:v", str(frames),

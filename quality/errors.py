@@ -8,7 +8,10 @@ Every error a user can cause has its own class and its own CLI exit code, so tha
     │   ├── NotAVideo                                    not a media container ffmpeg understands
     │   ├── NoVideoStream                                a media file with no video stream (audio only)
     │   ├── EmptyVideo                                   a video stream with zero frames
-    │   └── CorruptInput                                 truncated or damaged: fewer frames readable than declared
+    │   ├── CorruptInput                                 truncated or damaged: fewer frames readable than declared
+    │   ├── RawFormatRequired                            a headerless .yuv given without its width, height or pix_fmt
+    │   ├── PartialRawFrame                              a headerless .yuv whose size is not a whole number of frames
+    │   └── TooSmallToScore                              frames under 18 pixels wide or high: libvmaf cannot score them
     ├── AlignmentError(QualityError, ValueError)         exit 5   the pair differs in a way no rule aligns
     ├── FfmpegUnavailable(QualityError)                  exit 6   no ffmpeg, or an ffmpeg without libvmaf
     └── MeasurementFailed(QualityError)                  exit 7   ffmpeg ran and failed while scoring
@@ -31,7 +34,10 @@ __all__ = [
     "MeasurementFailed",
     "NoVideoStream",
     "NotAVideo",
+    "PartialRawFrame",
     "QualityError",
+    "TooSmallToScore",
+    "RawFormatRequired",
 ]
 
 
@@ -75,6 +81,28 @@ class CorruptInput(InvalidInput):
     pass
 
 
+class RawFormatRequired(InvalidInput):
+    """A headerless (``.yuv``) input says nothing about itself; ``missing`` names what was not given."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, missing: tuple[str, ...] = ()) -> None:
+        super().__init__(message, path=path)
+        self.missing = missing
+
+
+class PartialRawFrame(InvalidInput):
+    """A headerless input whose size is not a whole number of frames of the given format (wrong width, height or
+    pixel format, or a cut file)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None, size: int = 0, frame_size: int = 0) -> None:
+        super().__init__(message, path=path)
+        self.size = size
+        self.frame_size = frame_size
+
+
+class TooSmallToScore(InvalidInput):
+    """Frames below libvmaf's smallest size (it crashes on them): the pair cannot be measured."""
+
+
 class AlignmentError(QualityError, ValueError):
     """The distorted and reference videos cannot be paired frame for frame under the chosen rules."""
 
@@ -95,9 +123,11 @@ class MeasurementFailed(QualityError):
     exit_code = 7
 
     def __init__(self, message: str, *, returncode: int | None = None, stderr_tail: str = "",
-                 command: list[str] | None = None, stopped: bool = False) -> None:
+                 command: list[str] | None = None, stopped: bool = False, outcome: str = "failed") -> None:
         super().__init__(message)
         self.stopped = stopped
+        self.outcome = "stopped" if stopped else outcome
+        """``failed``, ``stalled`` (the watchdog), ``timeout`` (the hard limit) or ``stopped`` (the caller)."""
         self.returncode = returncode
         self.stderr_tail = stderr_tail
         self.command = command or []

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from quality.report import QualityReport
 
-__all__ = ["GateResult", "Threshold", "Verdict", "evaluate_gate", "thresholds_from"]
+__all__ = ["GateResult", "Threshold", "Verdict", "evaluate_gate", "evaluate_pooled", "thresholds_from"]
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,19 @@ def thresholds_from(*, min_vmaf: float | None = None, min_harmonic_mean: float |
     return [Threshold(metric, stat, value) for metric, stat, value in spec if value is not None]
 
 
-def evaluate_gate(report: QualityReport, thresholds: list[Threshold]) -> GateResult:
-    """Compare each threshold with the report's pooled value; a metric that was not measured fails."""
+def evaluate_pooled(pooled: Mapping[str, Mapping[str, float | int]], thresholds: Sequence[Threshold], *,
+                    aligned: bool = True) -> GateResult:
+    """The one rule: each threshold against its pooled value (at or above passes); a metric not measured fails."""
     verdicts = []
     for t in thresholds:
-        value = report.pooled.get(t.metric, {}).get(t.stat)
+        value = pooled.get(t.metric, {}).get(t.stat)
         if value is None:
             verdicts.append(Verdict(t, float("nan"), False))
         else:
             verdicts.append(Verdict(t, float(value), float(value) >= t.minimum))
-    return GateResult(tuple(verdicts), report.fully_aligned)
+    return GateResult(tuple(verdicts), aligned)
+
+
+def evaluate_gate(report: QualityReport, thresholds: Sequence[Threshold]) -> GateResult:
+    """Compare each threshold with the report's pooled value; a metric that was not measured fails."""
+    return evaluate_pooled(report.pooled, thresholds, aligned=report.fully_aligned)

@@ -23,7 +23,7 @@ from quality.report import QualityReport
 from quality.results import parse_vmaf_log
 from quality.runner import run_ffmpeg
 
-__all__ = ["MeasurementPlan", "measure", "plan_measurement"]
+__all__ = ["MeasurementPlan", "classify_failure", "measure", "plan_measurement"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def plan_measurement(distorted: str | Path, reference: str | Path, options: Meas
     return MeasurementPlan(ffmpeg, dist, ref, alignment, model, spec, cmd)
 
 
-def _classify_failure(cmd: list[str], returncode: int, stderr: str) -> Exception:
+def classify_failure(cmd: list[str], returncode: int, stderr: str) -> Exception:
     lowered = stderr.lower()
     if "libvmaf_cuda" in lowered and ("no such filter" in lowered or "filter not found" in lowered):
         return FfmpegUnavailable(f"{cmd[0]} was built without libvmaf_cuda: score with device 'cpu', or use an "
@@ -143,7 +143,7 @@ def measure(distorted: str | Path, reference: str | Path, options: MeasureOption
             raise MeasurementFailed(f"ffmpeg did not finish scoring within {timeout:.0f}s",
                                     stderr_tail=result.stderr_tail, command=plan.command)
         if result.returncode != 0 or not log_path.exists():
-            raise _classify_failure(plan.command, result.returncode, result.stderr_tail)
+            raise classify_failure(plan.command, result.returncode, result.stderr_tail)
         parsed = parse_vmaf_log(log_path.read_text(encoding="utf-8"), pix_fmt=plan.reference.pix_fmt,
                                 frame_base=plan.alignment.ref_start)
     if not parsed["frames"]:

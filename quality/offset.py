@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from quality.command import build_thumbnail_cmd
 from quality.probe import VideoInfo
+from quality.raw import RawFormat
 from quality.runner import run_ffmpeg_capture
 
 if TYPE_CHECKING:
@@ -60,11 +61,12 @@ def best_offset(ref: npt.NDArray[np.floating], dist: npt.NDArray[np.floating], w
     return OffsetEstimate(best, round(confidence, 4), errors)
 
 
-def _thumbnails(ffmpeg: str, path: str, frames: int, resample_to: str | None) -> npt.NDArray[np.floating]:
+def _thumbnails(ffmpeg: str, path: str, frames: int, resample_to: str | None,
+                raw_format: RawFormat | None = None) -> npt.NDArray[np.floating]:
     import numpy as np
 
     raw = run_ffmpeg_capture(build_thumbnail_cmd(ffmpeg, path, frames, width=THUMB_W, height=THUMB_H,
-                                                 resample_to=resample_to), timeout=600)
+                                                 resample_to=resample_to, raw=raw_format), timeout=600)
     count = len(raw) // (THUMB_W * THUMB_H)
     return np.frombuffer(raw[: count * THUMB_W * THUMB_H], dtype=np.uint8).reshape(count, THUMB_H, THUMB_W) \
         .astype(np.float32)
@@ -76,7 +78,7 @@ def estimate_offset(ffmpeg: str, dist: VideoInfo, ref: VideoInfo, window: int,
     seconds_2 = int(2 * float(ref.frame_rate)) if ref.frame_rate else 60
     frames = max(4 * window, seconds_2, 8)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        ref_job = pool.submit(_thumbnails, ffmpeg, ref.path, frames, None)
-        dist_job = pool.submit(_thumbnails, ffmpeg, dist.path, frames, resample_to)
+        ref_job = pool.submit(_thumbnails, ffmpeg, ref.path, frames, None, ref.raw)
+        dist_job = pool.submit(_thumbnails, ffmpeg, dist.path, frames, resample_to, dist.raw)
         ref_frames, dist_frames = ref_job.result(), dist_job.result()
     return best_offset(ref_frames, dist_frames, window, min_overlap=max(2, min(len(ref_frames), frames) // 4))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Literal
 from quality.errors import FfmpegUnavailable
 
 __all__ = [
+    "BOOTSTRAP_MODEL",
     "DEFAULT_MODEL",
     "FFMPEG_ENV",
     "MODEL_4K",
@@ -20,7 +22,11 @@ __all__ = [
     "FrameRatePolicy",
     "MeasureOptions",
     "Metric",
+    "bootstrap_model_paths",
+    "bootstrap_submodel_key",
     "default_threads",
+    "model_key",
+    "model_keys",
     "model_spec",
     "resolve_ffmpeg",
     "select_model",
@@ -54,6 +60,12 @@ MODEL_ALIASES: dict[str, str] = {
 }
 
 ALL_METRICS: tuple[Metric, ...] = ("vmaf", "psnr", "ssim")
+
+BOOTSTRAP_MODEL = "vmaf_b_v0.6.3"
+"""The bootstrap collection behind ``confidence_interval``: 21 sub-models (libvmaf's built-in ``vmaf_b_v0.6.3``,
+shipped as files under ``quality/models/`` because ffmpeg's libvmaf filter cannot load a model collection)."""
+BOOTSTRAP_DIR = Path(__file__).parent / "models" / BOOTSTRAP_MODEL
+_KEY_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def default_threads() -> int:
@@ -99,6 +111,12 @@ class MeasureOptions:
     have no CUDA extractor here)."""
     ffmpeg: str | None = field(default=None, compare=False)
     """ffmpeg binary; ``None``: ``$FFMPEG_BINARY``, else the imageio-ffmpeg wheel's build."""
+    extra_models: tuple[str, ...] = ()
+    """More models scored in the same pass (same forms as ``model``). ``model`` stays ``vmaf`` (the gate reads it);
+    each of these is an extra metric named by ``model_key``: ``neg`` -> ``vmaf_neg``, ``vmaf_4k_v0.6.1`` as is."""
+    confidence_interval: bool = False
+    """Also score the bootstrap collection ``vmaf_b_v0.6.3`` and report, per frame and pooled, libvmaf's
+    ``vmaf_b_v0.6.3_bagging`` (the sub-models' mean), ``_stddev``, ``_ci_p95_lo`` and ``_ci_p95_hi``."""
 
     def __post_init__(self) -> None:
         if self.subsample < 1:
@@ -116,6 +134,11 @@ class MeasureOptions:
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.device == "cuda" and tuple(self.metrics) != ("vmaf",):
             raise ValueError("device 'cuda' scores VMAF only: set metrics=('vmaf',)")
+        for model in (self.model or "", *self.extra_models):
+            if "|" in model:
+                raise ValueError(f"one model per option, got {model!r}: give each model its own --model")
+        if any(not m.strip() for m in self.extra_models):
+            raise ValueError(f"extra_models cannot hold an empty name, got {self.extra_models}")
 
     @property
     def threads(self) -> int:
@@ -141,6 +164,51 @@ def model_spec(model: str) -> str:
             raise FileNotFoundError(f"VMAF model file not found: {model}")
         return f"path={path.resolve()}"
     return f"version={model}"
+
+
+def model_key(model: str) -> str:
+    """The report key of an extra model: ``vmaf_<alias>`` for an alias (``neg`` -> ``vmaf_neg``), the version name
+    for a built-in model (``vmaf_v0.6.1neg``; ``vmaf_`` put in front when it lacks it), the file stem for a model
+    file, and the ``version``/``path`` inside a raw libvmaf string. Characters other than letters, digits, ``_``,
+    ``.`` and ``-`` become ``_``."""
+    if model in MODEL_ALIASES:
+        name = model
+    else:
+        fields = dict(part.split("=", 1) for part in model.split(":") if "=" in part)
+        if "=" in model:
+            name = fields.get("version") or Path(fields.get("path", "model")).stem
+        elif model.endswith(".json") or os.sep in model:
+            name = Path(model).stem
+        else:
+            name = model
+    name = _KEY_CHARS.sub("_", name)
+    return name if name.startswith("vmaf_") else f"vmaf_{name}"
+
+
+def model_keys(extra_models: tuple[str, ...]) -> tuple[str, ...]:
+    """``model_key`` of each extra model, made unique by ``_2``, ``_3``, ... in order."""
+    keys: list[str] = []
+    for model in extra_models:
+        key, n = model_key(model), 1
+        while key in keys:
+            n += 1
+            key = f"{model_key(model)}_{n}"
+        keys.append(key)
+    return tuple(keys)
+
+
+def bootstrap_submodel_key(index: int) -> str:
+    """The libvmaf name of one bootstrap sub-model (``vmaf_b_v0.6.3_bootstrap_07``); ``quality.results`` folds
+    these into the collection's figures."""
+    return f"{BOOTSTRAP_MODEL}_bootstrap_{index:02d}"
+
+
+def bootstrap_model_paths() -> list[Path]:
+    """The sub-model files of ``BOOTSTRAP_MODEL``, in order."""
+    paths = sorted(BOOTSTRAP_DIR.glob("*.json"))
+    if not paths:  # pragma: no cover - a broken install
+        raise FileNotFoundError(f"bootstrap models missing from {BOOTSTRAP_DIR}; reinstall the package")
+    return paths
 
 
 def resolve_ffmpeg(explicit: str | None = None) -> str:

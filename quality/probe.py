@@ -8,7 +8,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from quality.errors import CorruptInput, EmptyVideo, InputNotFound, NotAVideo, NoVideoStream
+from quality.errors import (
+    CorruptInput,
+    EmptyVideo,
+    InputNotFound,
+    NotAVideo,
+    NoVideoStream,
+    PartialRawFrame,
+    RawFormatRequired,
+)
+from quality.raw import RAW_EXTENSIONS, RawFormat, is_raw_path, raw_format_of
 
 __all__ = ["VideoInfo", "not_a_video", "open_options", "probe_video"]
 
@@ -49,9 +58,12 @@ class VideoInfo:
     rotation: int
     variable_frame_rate: bool = False
     """Frame durations differ by more than half (from the demuxed timestamps)."""
+    raw: RawFormat | None = None
+    """Set for a headerless input: the format ffmpeg is told to read it with (``quality.raw``)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["raw"] = self.raw.to_dict() if self.raw is not None else None
         data["frame_rate"] = _fraction_str(self.frame_rate)
         data["frame_rate_fps"] = round(float(self.frame_rate), 6) if self.frame_rate else None
         data["time_base"] = _fraction_str(self.time_base)
@@ -124,12 +136,34 @@ def _first_frame_rotation(container: Any, stream: Any, path: Path) -> int:
     raise CorruptInput("no frame decodes", path=path)
 
 
-def probe_video(path: str | Path, *, formats: str | None = None) -> VideoInfo:
+def _probe_raw(path: Path, size: int, raw: RawFormat) -> VideoInfo:
+    """A headerless file: its frame count is its size over the frame size; nothing is demuxed or guessed."""
+    frames, rest = divmod(size, raw.frame_size)
+    if rest:
+        raise PartialRawFrame(
+            f"{size} bytes is not a whole number of {raw.width}x{raw.height} {raw.pix_fmt} frames "
+            f"({raw.frame_size} bytes each: {frames} frames and {rest} bytes over); check --width, --height and "
+            "--pix-fmt, or the file is cut",
+            path=path, size=size, frame_size=raw.frame_size,
+        )
+    rate = raw.frame_rate or Fraction(0)
+    return VideoInfo(
+        path=str(path), container="rawvideo", codec="rawvideo", width=raw.width, height=raw.height,
+        pix_fmt=raw.pix_fmt, frame_rate=rate, time_base=1 / rate if rate else Fraction(0),
+        declared_frames=frames, frame_count=frames, duration=float(frames / rate) if rate else None, rotation=0,
+        raw=raw,
+    )
+
+
+def probe_video(path: str | Path, *, formats: str | None = None, raw: RawFormat | None = None) -> VideoInfo:
     """Open ``path``, check it holds a readable video stream, and count its frames by demuxing.
 
     Counting demuxed packets reads the file once without decoding; it catches truncation that the container's
     declared frame count hides. Only the ``file`` protocol is allowed, and with ``formats`` only those demuxers
     (``open_options``). Raises one of the ``InvalidInput`` subclasses or ``InputNotFound``.
+
+    A headerless input (``raw``, or a ``quality.raw.RawVideoPath`` carrying it) is not opened at all: its frame
+    count is its size over the frame size. A ``.yuv`` without its format raises ``RawFormatRequired``.
     """
     import av  # deferred: importing PyAV costs tens of milliseconds
 
@@ -141,6 +175,15 @@ def probe_video(path: str | Path, *, formats: str | None = None) -> VideoInfo:
     size = p.stat().st_size
     if size == 0:
         raise EmptyVideo("file is empty (0 bytes)", path=p)
+    raw = raw or raw_format_of(path)
+    if raw is not None:
+        return _probe_raw(p, size, raw)
+    if is_raw_path(p):
+        raise RawFormatRequired(
+            f"headerless video ({'/'.join(RAW_EXTENSIONS)}) says nothing about its format: give its width, height "
+            "and pixel format (--width, --height, --pix-fmt), or convert it to Y4M", path=p,
+            missing=("width", "height", "pix_fmt"),
+        )
 
     try:
         container = av.open(str(p), options=open_options(formats))

@@ -9,8 +9,10 @@ JSON schema ``quality-report/1`` (documented in docs/quality-report.md; fields a
 - ``versions``: ``ffmpeg``, ``libvmaf``, ``quality``
 - ``alignment``: ``status`` (aligned | truncated | resampled), frames compared, offset (frames, seconds, method,
   confidence), scaling and pixel format conversion, ``warnings``
-- ``pooled.<metric>.<stat>``: metrics ``vmaf``, ``psnr_y``, ``psnr_cb``, ``psnr_cr``, ``psnr_avg``, ``ssim``;
-  stats ``mean``, ``harmonic_mean``, ``min``, ``max``, ``p1``, ``p5``, ``std``, ``count``
+- ``pooled.<metric>.<stat>``: metrics ``vmaf``, ``psnr_y``, ``psnr_cb``, ``psnr_cr``, ``psnr_avg``, ``ssim``,
+  one per extra model (``vmaf_neg``, ...), and with a confidence interval ``vmaf_b_v0.6.3_bagging``, ``_stddev``,
+  ``_ci_p95_lo``, ``_ci_p95_hi``; stats ``mean``, ``harmonic_mean``, ``min``, ``max``, ``p1``, ``p5``, ``std``,
+  ``count``
 - ``frames``: one object per scored frame: ``frame`` (reference frame number) and the metrics
 - ``elapsed_seconds``, ``command`` (the ffmpeg argv, to reproduce the run)
 """
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["SCHEMA", "QualityReport", "atomic_write_text"]
+
+_BAGGING = "_bagging"
 
 SCHEMA = "quality-report/1"
 
@@ -61,6 +65,17 @@ class QualityReport:
     def vmaf(self) -> float:
         """Pooled mean VMAF."""
         return float(self.pooled["vmaf"]["mean"])
+
+    def confidence_intervals(self) -> dict[str, tuple[float, float, float]]:
+        """Per bootstrap collection: pooled (mean, 95% low, 95% high), libvmaf's pooled collection score."""
+        found: dict[str, tuple[float, float, float]] = {}
+        for key in self.pooled:
+            if key.endswith(_BAGGING):
+                name = key[: -len(_BAGGING)]
+                mean, low, high = (float(self.pooled[name + suffix]["mean"])
+                                   for suffix in (_BAGGING, "_ci_p95_lo", "_ci_p95_hi"))
+                found[name] = (mean, low, high)
+        return found
 
     @property
     def warnings(self) -> list[str]:
@@ -109,11 +124,14 @@ class QualityReport:
             f"reference: {self.reference['path']} ({self.reference['width']}x{self.reference['height']})",
             f"model: {self.settings['model']}, frames compared: {self.alignment['frames_compared']}"
             f" (subsample {self.settings['subsample']}), alignment: {self.alignment['status']}",
-            f"{'metric':<9}{'mean':>9}{'harm':>9}{'min':>9}{'p1':>9}{'p5':>9}{'max':>9}{'std':>8}",
         ]
+        width = max(9, *(len(metric) + 1 for metric in self.pooled))
+        lines.append(f"{'metric':<{width}}{'mean':>9}{'harm':>9}{'min':>9}{'p1':>9}{'p5':>9}{'max':>9}{'std':>8}")
         for metric, s in self.pooled.items():
-            lines.append(f"{metric:<9}" + "".join(f"{float(s[k]):>9.3f}" for k in ("mean", "harmonic_mean", "min",
-                                                                                   "p1", "p5", "max"))
+            lines.append(f"{metric:<{width}}" + "".join(f"{float(s[k]):>9.3f}" for k in ("mean", "harmonic_mean",
+                                                                                        "min", "p1", "p5", "max"))
                          + f"{float(s['std']):>8.3f}")
+        for name, (mean, low, high) in self.confidence_intervals().items():
+            lines.append(f"{name}: {mean:.3f}, 95% interval {low:.3f} to {high:.3f} (bootstrap)")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)

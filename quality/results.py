@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["METRIC_KEYS", "STATS", "parse_vmaf_log", "pool", "psnr_average"]
+__all__ = ["BOOTSTRAP_SUFFIXES", "METRIC_KEYS", "STATS", "bootstrap_scores", "parse_vmaf_log", "pool",
+           "psnr_average"]
 
 # report key -> libvmaf log key
 METRIC_KEYS: dict[str, str] = {
@@ -19,6 +21,16 @@ METRIC_KEYS: dict[str, str] = {
 }
 
 STATS = ("mean", "harmonic_mean", "min", "max", "p1", "p5", "std", "count")
+
+EXTRA_MODEL = re.compile(r"vmaf_[A-Za-z0-9_.-]+")
+"""Log keys of the extra models (``quality.options.model_key``): lower-case ``vmaf_`` then the model's name.
+libvmaf's own features never start so (``VMAF_integer_feature_...`` is upper case)."""
+BOOTSTRAP_MEMBER = re.compile(r"(?P<collection>.+)_bootstrap_(?P<index>\d+)")
+"""Log keys of bootstrap sub-models (``quality.options.bootstrap_submodel_key``), logged unclipped."""
+BOOTSTRAP_SUFFIXES = ("bagging", "stddev", "ci_p95_lo", "ci_p95_hi")
+"""What a bootstrap collection adds per frame, as ``<collection>_<suffix>`` (libvmaf's own names)."""
+BOOTSTRAP_CLIP = (0.0, 100.0)
+"""The collection's ``score_clip``, applied after the statistics as libvmaf does."""
 
 # Share of each plane in the pixel count, by chroma subsampling (used for the average PSNR)
 PLANE_WEIGHTS: dict[str, tuple[float, float, float]] = {
@@ -85,11 +97,52 @@ def pool(values: Sequence[float], libvmaf_pooled: dict[str, float] | None = None
     return stats
 
 
+def _clip(value: float) -> float:
+    return min(max(value, BOOTSTRAP_CLIP[0]), BOOTSTRAP_CLIP[1])
+
+
+def bootstrap_scores(collection: str, scores: Sequence[float]) -> dict[str, float]:
+    """One frame's collection figures from its sub-models' unclipped scores, as libvmaf's
+    ``vmaf_bootstrap_predict_score_at_index`` computes them: the mean (``bagging``), the population standard
+    deviation, and the 2.5th and 97.5th percentiles (linear between ranks), then clipped to 0..100; ``stddev`` is
+    scaled by the clip's slope at the mean (0 where the mean is clipped)."""
+    n = len(scores)
+    mean = math.fsum(scores) / n
+    stddev = math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / n)
+    ordered = sorted(scores)
+    delta = 0.01
+    slope = (_clip(mean + delta) - _clip(mean - delta)) / (2 * delta)
+    return {
+        f"{collection}_bagging": _clip(mean),
+        f"{collection}_stddev": stddev * slope,
+        f"{collection}_ci_p95_lo": _clip(percentile(ordered, 2.5)),
+        f"{collection}_ci_p95_hi": _clip(percentile(ordered, 97.5)),
+    }
+
+
+def _model_values(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Extra models' scores and bootstrap collections' figures of one frame, in log order."""
+    values: dict[str, float] = {}
+    members: dict[str, list[float]] = {}
+    for key, value in metrics.items():
+        member = BOOTSTRAP_MEMBER.fullmatch(key)
+        if member is not None:
+            members.setdefault(member["collection"], []).append(float(value))
+        elif EXTRA_MODEL.fullmatch(key):
+            values[key] = float(value)
+    for collection, scores in members.items():
+        values.update(bootstrap_scores(collection, scores))
+    return values
+
+
 def parse_vmaf_log(text: str, *, pix_fmt: str | None = None, frame_base: int = 0) -> dict[str, Any]:
     """Turn libvmaf's JSON log into ``{"version", "frames", "pooled"}``.
 
     ``frames`` rows carry ``frame`` (the reference frame number: libvmaf's index plus ``frame_base``) and one value
-    per metric present: ``vmaf``, ``psnr_y``, ``psnr_cb``, ``psnr_cr``, ``psnr_avg``, ``ssim``.
+    per metric present: ``vmaf``, ``psnr_y``, ``psnr_cb``, ``psnr_cr``, ``psnr_avg``, ``ssim``, then each extra
+    model's score (``vmaf_neg``, ...) and each bootstrap collection's ``<name>_bagging``, ``_stddev``,
+    ``_ci_p95_lo`` and ``_ci_p95_hi`` (its sub-models' own scores are folded into these and not listed). Pooled, a
+    collection's ``mean`` of each of those is libvmaf's pooled collection score.
     """
     data = json.loads(text)
     family = chroma_family(pix_fmt)
@@ -103,12 +156,13 @@ def parse_vmaf_log(text: str, *, pix_fmt: str | None = None, frame_base: int = 0
         if {"psnr_y", "psnr_cb", "psnr_cr"} <= row.keys():
             row["psnr_avg"] = psnr_average(float(row["psnr_y"]), float(row["psnr_cb"]), float(row["psnr_cr"]),
                                            family)
+        row.update(_model_values(metrics))
         frames.append(row)
     pooled_src = data.get("pooled_metrics", {})
     pooled: dict[str, dict[str, float | int]] = {}
     if frames:
-        for key in (*METRIC_KEYS, "psnr_avg"):
-            if key in frames[0]:
+        for key in frames[0]:
+            if key != "frame":
                 values = [float(row[key]) for row in frames]
-                pooled[key] = pool(values, pooled_src.get(METRIC_KEYS.get(key, "")))
+                pooled[key] = pool(values, pooled_src.get(METRIC_KEYS.get(key, key)))
     return {"version": data.get("version"), "frames": frames, "pooled": pooled}

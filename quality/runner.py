@@ -107,16 +107,19 @@ class _Watch:
 def run_ffmpeg(cmd: list[str], *, on_progress: Callable[[Progress], None] | None = None,
                timeout: float | None = None, stall_timeout: float | None = None,
                stop: threading.Event | None = None, poll: float = 0.5,
-               env: dict[str, str] | None = None) -> RunResult:
+               env: dict[str, str] | None = None, cwd: str | None = None,
+               on_stderr: Callable[[str], None] | None = None) -> RunResult:
     """Run an ffmpeg command that writes ``-progress`` to stdout; keep the head and tail of stderr.
 
     ``timeout`` kills the process after that many seconds; ``stall_timeout`` kills it when neither the frame count
     nor the output time has advanced for that long; setting ``stop`` terminates it (SIGTERM, then SIGKILL after
     5 s). The result's ``outcome`` says which, if any, happened. Never raises for ffmpeg's own failures. ``env``
-    replaces the environment of the process (default: inherited).
+    replaces the environment of the process (default: inherited); ``cwd`` is its working folder; ``on_stderr``
+    sees every stderr line (from another thread) as it arrives.
     """
     start = time.monotonic()
-    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = _spawn(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                  cwd=cwd)
     assert proc.stdout is not None and proc.stderr is not None
     stderr = proc.stderr
     head: list[str] = []
@@ -128,6 +131,8 @@ def run_ffmpeg(cmd: list[str], *, on_progress: Callable[[Progress], None] | None
             if len(head) < HEAD_LINES:
                 head.append(line)
             tail.append(line)
+            if on_stderr is not None:
+                on_stderr(line)
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()

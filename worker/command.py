@@ -32,8 +32,8 @@ from worker.gpu_models import find_model, nvdec_support
 from worker.ladder import Profile, RungPlan, output_frame_rate
 from worker.media import SourceInfo
 
-__all__ = ["CUDA_FILTERS", "EncodePlan", "VideoPath", "build_ladder_cmd", "plan_encode", "poster_frame",
-           "video_encoder_args"]
+__all__ = ["CUDA_FILTERS", "EncodePlan", "VideoPath", "build_ladder_cmd", "normalise_rate", "plan_encode",
+           "poster_frame", "reference_filters", "video_encoder_args"]
 
 VideoPath = Literal["cpu", "gpu", "gpu-hybrid", "gpu-decode"]
 
@@ -58,7 +58,8 @@ class EncodePlan:
     frame_rate: Fraction
     gop_frames: int
     resample: bool
-    """The frame rate filter is needed: the source is variable-rate or faster than the profile allows."""
+    """The source's rate changes: it is variable-rate or faster than the profile allows (the ``fps`` filter runs on
+    every encode; this says whether it drops or repeats more than the odd frame)."""
     hw_decode: bool = False
     """NVDEC decodes the source (``-hwaccel cuda``)."""
     cuda_frames: bool = False
@@ -106,6 +107,26 @@ def _rate(rate: Fraction) -> str:
     return f"{rate.numerator}/{rate.denominator}"
 
 
+def normalise_rate(rate: Fraction) -> str:
+    """The timing normalisation of every encode: one frame per 1/rate from the file's start, by timestamp.
+
+    Gaps (lost or undecodable frames) repeat the previous frame, a late start repeats the first, extra frames are
+    dropped. The quality gate puts the reference through the same filter, so frame i of a rendition is always
+    scored against the source frame it was made from.
+    """
+    return f"fps=fps={_rate(rate)}:start_time=0"
+
+
+def reference_filters(source: SourceInfo) -> list[str]:
+    """The CPU filters the encode applies to the picture before ``normalise_rate`` (deinterlace, tone map)."""
+    filters = []
+    if source.interlaced:
+        filters.append("bwdif=mode=send_frame:deint=interlaced")
+    if source.hdr:
+        filters.append(_TONEMAP)
+    return filters
+
+
 def _pre_filters(source: SourceInfo, plan: EncodePlan) -> list[str]:
     filters: list[str] = []
     rotation = source.rotation % 360
@@ -119,8 +140,7 @@ def _pre_filters(source: SourceInfo, plan: EncodePlan) -> list[str]:
             filters.append("bwdif=mode=send_frame:deint=interlaced")
         if source.hdr:
             filters.append(_TONEMAP)
-    if plan.resample:
-        filters.append(f"fps=fps={_rate(plan.frame_rate)}")
+    filters.append(normalise_rate(plan.frame_rate))
     if plan.cuda_frames and not plan.hw_decode:
         filters += ["format=yuv420p", f"hwupload_cuda=device={plan.gpu_index or 0}"]
     return filters

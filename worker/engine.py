@@ -9,49 +9,48 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import quality
-from quality.options import VmafDevice
+from quality.ladder import SamplingPolicy
 from worker.capabilities import ffmpeg_build, gpu_env
-from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME, EncodePlan
+from worker.command import HLS_MASTER_NAME, MPD_NAME, POSTER_NAME
 from worker.errors import (
     EncodeCrashed,
     EncodeInterrupted,
     EncodeRejected,
     EncodeStalled,
     EncodeTimeout,
-    QualityBelowThreshold,
+    InvalidSource,
+    ScratchFull,
     WorkerError,
 )
 from worker.gpu import GpuScan
 from worker.ladder import DEFAULT_PROFILE, Profile
-from worker.media import SourceInfo
-from worker.package import (
-    RenditionFiles,
-    collect_renditions,
-    concat_rendition,
-    master_playlist,
-    read_codecs,
-    staging_dir,
-    write_master,
+from worker.manifest import (
+    MANIFEST_NAME,
+    MANIFEST_SCHEMA,
+    AudioEntry,
+    DecodeErrors,
+    Manifest,
+    QualityRun,
+    RenditionEntry,
 )
+from worker.package import collect_renditions, master_playlist, read_codecs, staging_dir, write_master
 from worker.planning import JobPlan, cpu_replan, plan_job
+from worker.quality_stage import QUALITY_SCRATCH, apply_policy, gpu_failure, measure_renditions, vmaf_device
 from worker.settings import EngineSettings
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "JobPlan", "JobProgress", "classify_failure", "encode_timeout",
-           "gpu_failure", "plan_job", "transcode", "vmaf_device"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "DecodeErrorLog", "JobPlan", "JobProgress", "classify_failure",
+           "encode_timeout", "gpu_failure", "package_estimate", "plan_job", "transcode", "vmaf_device"]
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
-MANIFEST_SCHEMA = "transcode-manifest/1"
 WORKER_VERSION = "0.1.0"
 
 # ffmpeg messages that mean the input or the options are at fault: retrying cannot help
@@ -61,9 +60,8 @@ _REJECTED = ("Invalid data found when processing input", "Error opening input", 
 _GPU_TRANSIENT = ("OpenEncodeSessionEx failed", "CUDA_ERROR", "No decoder surfaces left", "out of memory",
                   "Cannot load libcuda", "NVENC capable devices", "cuInit", "cuCtxCreate", "InitializeEncoder failed",
                   "Device creation failed", "No device available for decoder", "Could not dynamically load CUDA")
-# what marks a failure as the GPU's (on a path that uses one): the job can still succeed on the CPU path
-_GPU_WORDS = ("cuda", "nvenc", "nvdec", "cuvid", "openencodesessionex", "initializeencoder", "decoder surfaces",
-              "device creation failed", "no device available", "impossible to convert")
+# decoder messages (at -loglevel error) that mean a packet of the source could not be decoded
+_DECODE_ERRORS = ("Error submitting packet to decoder", "Decoding error", "corrupt decoded frame")
 
 
 @dataclass(frozen=True)
@@ -78,14 +76,6 @@ class JobProgress:
 def encode_timeout(duration: float, settings: EngineSettings) -> float:
     """Hard limit for one encode: a floor plus a multiple of the source duration."""
     return settings.timeout_floor_s + settings.timeout_factor * duration
-
-
-def gpu_failure(tail: str) -> str | None:
-    """The first line of ffmpeg's stderr that shows a GPU failure (CUDA, NVDEC, NVENC), or ``None``."""
-    for line in tail.splitlines():
-        if any(word in line.lower() for word in _GPU_WORDS):
-            return line.strip()[:300]
-    return None
 
 
 def classify_failure(result: quality.RunResult, *, stall_timeout: float, timeout: float) -> WorkerError:
@@ -109,15 +99,44 @@ def classify_failure(result: quality.RunResult, *, stall_timeout: float, timeout
     return EncodeCrashed("ffmpeg failed", stderr_tail=tail, returncode=result.returncode)
 
 
+@dataclass
+class DecodeErrorLog:
+    """Counts the decoder's complaints about the source while the encode runs, with where they happened."""
+
+    position_s: float = 0.0
+    count: int = 0
+    near_s: list[float] = field(default_factory=list)
+    KEEP = 20
+
+    def line(self, text: str) -> None:
+        if any(marker in text for marker in _DECODE_ERRORS):
+            self.count += 1
+            if len(self.near_s) < self.KEEP:
+                self.near_s.append(round(self.position_s, 1))
+
+    def check(self, source_frames: int, max_rate: float) -> DecodeErrors:
+        """The record for the manifest; ``InvalidSource`` when more than ``max_rate`` of the frames were lost."""
+        rate = self.count / max(source_frames, 1)
+        if self.count and rate > max_rate:
+            raise InvalidSource(f"the source is damaged: {self.count} packets could not be decoded "
+                                f"({rate:.1%} of {source_frames} frames, more than WORKER_MAX_DECODE_ERROR_RATE "
+                                f"{max_rate:.1%}), first near {self.near_s[0]:.1f}s")
+        if self.count:
+            logger.warning("the source had %d undecodable packets, near %s s; the gaps were filled by the encode's "
+                           "frame-rate normalisation", self.count, self.near_s)
+        return DecodeErrors(count=self.count, near_s=self.near_s)
+
+
 def _run_encode(job: JobPlan, settings: EngineSettings, report: Callable[[JobProgress], None],
-                stop: threading.Event | None,
-                adapt_command: Callable[[list[str]], list[str]] | None) -> tuple[quality.RunResult, float]:
+                stop: threading.Event | None, adapt_command: Callable[[list[str]], list[str]] | None,
+                errors: DecodeErrorLog) -> tuple[quality.RunResult, float]:
     cmd = list(job.argv) if adapt_command is None else adapt_command(list(job.argv))
     logger.debug("encode command: %s", quality.quoted(cmd))
     duration = job.source.duration
     total_us = max(duration, 0.001) * 1e6
 
     def progress(p: quality.Progress) -> None:
+        errors.position_s = p.out_time_s or errors.position_s
         done = (p.out_time_s or 0) * 1e6
         percent = min(100.0, 100 * done / total_us)
         eta = (duration - (p.out_time_s or 0)) / p.speed if p.speed else None
@@ -126,14 +145,15 @@ def _run_encode(job: JobPlan, settings: EngineSettings, report: Callable[[JobPro
     timeout = encode_timeout(duration, settings)
     env = gpu_env() if job.plan.gpu_index is not None else None
     result = quality.run_ffmpeg(cmd, on_progress=progress, timeout=timeout, stall_timeout=settings.stall_timeout_s,
-                                stop=stop, env=env)
+                                stop=stop, env=env, on_stderr=errors.line)
     return result, timeout
 
 
 def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callable[[JobProgress], None],
-            stop: threading.Event | None, adapt_command: Callable[[list[str]], list[str]] | None) -> JobPlan:
+            stop: threading.Event | None, adapt_command: Callable[[list[str]], list[str]] | None,
+            errors: DecodeErrorLog) -> JobPlan:
     """Run the encode; under ``auto``, a GPU failure re-runs the job on the CPU path in the same attempt."""
-    result, timeout = _run_encode(job, settings, report, stop, adapt_command)
+    result, timeout = _run_encode(job, settings, report, stop, adapt_command, errors)
     if result.outcome == "failed" and job.plan.path != "cpu" and settings.encoder == "auto":
         detail = gpu_failure(result.stderr_tail)
         if detail is not None:
@@ -144,88 +164,51 @@ def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callab
                 else:
                     leftover.unlink()
             job = cpu_replan(job, detail, folder)
-            result, timeout = _run_encode(job, settings, report, stop, adapt_command)
+            errors.count, errors.near_s = 0, []
+            result, timeout = _run_encode(job, settings, report, stop, adapt_command, errors)
     if result.outcome != "ok":
         raise classify_failure(result, stall_timeout=settings.stall_timeout_s, timeout=timeout)
     return job
 
 
-def vmaf_device(filters: frozenset[str], plan: EncodePlan) -> VmafDevice:
-    """``cuda`` where the ffmpeg build has ``libvmaf_cuda`` and the job has a GPU; else ``cpu``."""
-    return "cuda" if "libvmaf_cuda" in filters and plan.gpu_index is not None else "cpu"
+def package_estimate(duration: float, profile: Profile, rungs_maxrate_k: list[int]) -> int:
+    """Bytes the package will take at most: every rung at its peak rate plus audio, and 5 % for containers."""
+    video = sum(rungs_maxrate_k) * 1000 / 8 * duration
+    audio = profile.audio_bitrate_k * 1000 / 8 * duration
+    return int((video + audio) * 1.05) + 1_000_000
 
 
-def _score(dist: Path, ref: str, options: quality.MeasureOptions,
-           stop: threading.Event | None) -> tuple[quality.QualityReport, str | None]:
-    """One rendition's scores; a GPU failure of ``libvmaf_cuda`` is scored again on the CPU, with a note."""
-    try:
-        return quality.measure(dist, ref, options, stop=stop), None
-    except quality.QualityError as exc:
-        if isinstance(exc, quality.MeasurementFailed) and exc.stopped:
-            raise EncodeInterrupted("quality measurement stopped by shutdown") from exc
-        text = f"{exc}\n{getattr(exc, 'stderr_tail', '')}"
-        failure = gpu_failure(text) if options.device == "cuda" else None
-        if failure is None:
-            raise
-    logger.warning("libvmaf_cuda failed (%s); scoring on the CPU", failure)
-    note = f"libvmaf_cuda failed ({failure}); scored on the CPU"
-    return quality.measure(dist, ref, replace(options, device="cpu"), stop=stop), note
+def quality_scratch_estimate(duration: float, renditions: int, subsample: int) -> int:
+    """Bytes of libvmaf logs for the largest pass (a full pass of the title): about 300 bytes per scored frame."""
+    frames = duration * 60 / max(subsample, 1)
+    return int(frames * renditions * 300) + 1_000_000
 
 
-def _measure(folder: Path, renditions: list[dict[str, Any]], files: list[RenditionFiles], source: SourceInfo,
-             plan: EncodePlan, settings: EngineSettings, report: Callable[[JobProgress], None],
-             stop: threading.Event | None) -> None:
-    """Score every rendition against the source; record VMAF and apply the quality policy."""
-    device = vmaf_device(ffmpeg_build(quality.resolve_ffmpeg(settings.ffmpeg_binary)).filters, plan)
-    options = quality.MeasureOptions(
-        metrics=("vmaf",), subsample=settings.vmaf_subsample, n_threads=settings.vmaf_threads,
-        ffmpeg=settings.ffmpeg_binary, device=device, input_formats=settings.input_formats,
-        on_frame_rate_mismatch="resample" if plan.resample else "refuse",
-        on_frame_count_mismatch="truncate" if plan.resample else "refuse",
-    )
-    failures = []
-    note: str | None = None
-    with tempfile.TemporaryDirectory(prefix="vmaf-renditions-") as tmp:
-        for n, (entry, rendition_files) in enumerate(zip(renditions, files, strict=True)):
-            report(JobProgress("quality", 100 * n / len(renditions)))
-            if stop is not None and stop.is_set():
-                raise EncodeInterrupted("quality measurement stopped by shutdown")
-            joined = concat_rendition(folder, rendition_files, Path(tmp) / f"rendition_{n}.mp4")
-            result, failed = _score(joined, source.path, options, stop)
-            if failed is not None:
-                note = failed
-                options = replace(options, device="cpu")  # the GPU scorer failed once: the CPU for the rest
-            pooled = result.pooled["vmaf"]
-            entry["vmaf"] = {k: pooled[k] for k in ("mean", "harmonic_mean", "p5", "min", "count")}
-            warnings = list(result.warnings) + ([note] if note else [])
-            if source.hdr:
-                warnings.append("the source is HDR and the rendition tone-mapped SDR: VMAF compares them as if "
-                                "both were SDR, so the score understates or overstates the real quality")
-            entry["vmaf"].update(model=result.settings["model"], subsample=settings.vmaf_subsample,
-                                 device=options.device,
-                                 alignment=result.alignment["status"], warnings=warnings)
-            threshold = entry.get("min_vmaf")
-            if threshold is None:
-                entry["quality"] = "no-threshold"
-            elif float(pooled["mean"]) >= threshold:
-                entry["quality"] = "pass"
-            else:
-                entry["quality"] = "below-threshold"
-                failures.append(f"{entry['name']} VMAF {float(pooled['mean']):.2f} < {threshold:g}")
-    if failures and settings.quality_policy == "fail":
-        raise QualityBelowThreshold("renditions below their VMAF threshold: " + "; ".join(failures))
-    if failures:
-        logger.warning("flagged renditions below threshold: %s", "; ".join(failures))
+def _check_space(folder: Path, need: int, detail: str, settings: EngineSettings) -> None:
+    """Fail before encoding, as transient, when the scratch volume cannot hold what the job will write."""
+    free = shutil.disk_usage(folder).free
+    where = f"{free / 1e6:.0f} MB free on the scratch volume"
+    limit = settings.scratch_limit_bytes
+    if limit is not None:
+        root = settings.scratch_dir or folder.parent
+        used = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+        if limit - used < free:
+            free = limit - used
+            where = (f"{free / 1e6:.0f} MB left under the scratch volume's limit (WORKER_SCRATCH_LIMIT "
+                     f"{settings.scratch_limit}, {used / 1e6:.0f} MB used)")
+    if free < need:
+        raise ScratchFull(f"not enough scratch space to encode: {detail} = {need / 1e6:.0f} MB needed, {where}")
 
 
 def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile = DEFAULT_PROFILE,
               settings: EngineSettings | None = None, on_progress: Callable[[JobProgress], None] | None = None,
               stop: threading.Event | None = None, gpu_scan: GpuScan | None = None,
-              adapt_command: Callable[[list[str]], list[str]] | None = None) -> dict[str, Any]:
+              adapt_command: Callable[[list[str]], list[str]] | None = None,
+              sampling: SamplingPolicy | None = None) -> dict[str, Any]:
     """Encode ``input_path`` into a package at ``out_dir`` and return its manifest (also written as JSON).
 
     ``gpu_scan`` replaces NVML's view of the GPUs; ``adapt_command`` rewrites the encode command before it runs
-    (the CPU emulation of the GPU graph in the tests).
+    (the CPU emulation of the GPU graph in the tests); ``sampling`` overrides the settings' quality sampling.
     """
     settings = settings or EngineSettings()
     report = on_progress or (lambda _: None)
@@ -240,8 +223,15 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
     with staging_dir(Path(out_dir)) as folder:
         job = plan_job(input_path, folder, profile, settings, gpu_scan=gpu_scan)
         source = job.source
+        package_bytes = package_estimate(source.duration, profile, [r.maxrate_k for r in job.rungs])
+        quality_bytes = 0 if settings.quality_policy == "off" else \
+            quality_scratch_estimate(source.duration, len(job.rungs), settings.vmaf_subsample)
+        _check_space(folder, package_bytes + quality_bytes,
+                     f"package {package_bytes / 1e6:.0f} MB + quality scratch {quality_bytes / 1e6:.0f} MB", settings)
         t = lap("probe", started)
-        job = _encode(job, folder, settings, report, stop, adapt_command)
+        errors = DecodeErrorLog()
+        job = _encode(job, folder, settings, report, stop, adapt_command, errors)
+        decode_errors = errors.check(source.frame_count, settings.max_decode_error_rate)
         choice, plan, rungs, ffmpeg = job.choice, job.plan, list(job.rungs), job.ffmpeg
         t = lap("encode", t)
 
@@ -252,51 +242,50 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
         audio = (audio_files, codecs.get("audio", "mp4a.40.2")) if audio_files else None
         triples = [(r, f, codecs.get(f.playlist, "avc1")) for r, f in zip(rungs, video_files, strict=True)]
         write_master(folder, master_playlist(triples, plan.frame_rate, audio))
-        renditions: list[dict[str, Any]] = [
-            {"name": r.name, "path": f.playlist, "init": f.init, "segments": len(f.segments), "codec": c,
-             "encoder": choice.encoder, "width": r.width, "height": r.height,
-             "frame_rate": f"{plan.frame_rate.numerator}/{plan.frame_rate.denominator}",
-             "target_bitrate": r.bitrate_k * 1000, "max_bitrate": r.maxrate_k * 1000,
-             "measured_bitrate": f.average_bitrate, "peak_bitrate": f.peak_bitrate, "size_bytes": f.size_bytes,
-             "min_vmaf": r.min_vmaf, "vmaf": None, "quality": "unchecked"}
+        renditions = [
+            RenditionEntry(name=r.name, path=f.playlist, init=f.init, segments=len(f.segments), codec=c,
+                           encoder=choice.encoder, width=r.width, height=r.height,
+                           frame_rate=f"{plan.frame_rate.numerator}/{plan.frame_rate.denominator}",
+                           target_bitrate=r.bitrate_k * 1000, max_bitrate=r.maxrate_k * 1000,
+                           measured_bitrate=f.average_bitrate, peak_bitrate=f.peak_bitrate, size_bytes=f.size_bytes,
+                           min_vmaf=r.min_vmaf)
             for r, f, c in triples
         ]
         t = lap("package", t)
+        quality_run = QualityRun(measured=False, reason="WORKER_QUALITY_POLICY is off")
         if settings.quality_policy != "off":
-            _measure(folder, renditions, video_files, source, plan, settings, report, stop)
+            def progress(fraction: float) -> None:
+                report(JobProgress("quality", 100 * fraction))
+
+            quality_run = measure_renditions(
+                folder, renditions, video_files, source, plan, settings, timeout=encode_timeout(source.duration,
+                                                                                                 settings),
+                report=progress, stop=stop, policy=sampling or settings.sampling_policy())
+            apply_policy(renditions, settings)
             t = lap("quality", t)
+        shutil.rmtree(folder / QUALITY_SCRATCH, ignore_errors=True)
         build = ffmpeg_build(ffmpeg)
-        manifest: dict[str, Any] = {
-            "schema": MANIFEST_SCHEMA,
-            "source": {k: v for k, v in source.to_dict().items() if k != "path"},  # no local paths published
-            "profile": profile.name,
-            "codec": profile.codec,
-            "encoder": choice.encoder,
-            "encoder_kind": choice.kind,
-            "video_path": plan.path,
-            "path_reason": plan.reason,
-            "fallback_reason": choice.reason_text,
-            "gpu_index": plan.gpu_index,
-            "gop_frames": plan.gop_frames,
-            "segment_seconds": profile.segment_seconds,
-            "hls": HLS_MASTER_NAME,
-            "dash": MPD_NAME,
-            "poster": POSTER_NAME if (folder / POSTER_NAME).exists() else None,
-            "renditions": renditions,
-            "audio": None if audio_files is None else {
-                "path": audio_files.playlist, "codec": codecs.get("audio", "mp4a.40.2"),
-                "bitrate": profile.audio_bitrate_k * 1000, "measured_bitrate": audio_files.average_bitrate,
-                "size_bytes": audio_files.size_bytes},
-            "quality_policy": settings.quality_policy,
-            "flagged": [r["name"] for r in renditions if r["quality"] == "below-threshold"],
-            "timings": timings,
-            "versions": {"worker": WORKER_VERSION, "quality": quality.__version__, "ffmpeg": build.version},
-        }
-        timings["total"] = round(time.monotonic() - started, 4)
-        text = json.dumps(manifest, indent=2) + "\n"
-        (folder / MANIFEST_NAME).write_text(text)
+        manifest = Manifest(
+            schema=MANIFEST_SCHEMA,
+            source={k: v for k, v in source.to_dict().items() if k != "path"},  # no local paths published
+            profile=profile.name, codec=profile.codec, encoder=choice.encoder, encoder_kind=choice.kind,
+            video_path=plan.path, path_reason=plan.reason, fallback_reason=choice.reason_text,
+            gpu_index=plan.gpu_index, gop_frames=plan.gop_frames, segment_seconds=profile.segment_seconds,
+            hls=HLS_MASTER_NAME, dash=MPD_NAME, poster=POSTER_NAME if (folder / POSTER_NAME).exists() else None,
+            renditions=renditions,
+            audio=None if audio_files is None else AudioEntry(
+                path=audio_files.playlist, codec=codecs.get("audio", "mp4a.40.2"),
+                bitrate=profile.audio_bitrate_k * 1000, measured_bitrate=audio_files.average_bitrate,
+                size_bytes=audio_files.size_bytes),
+            quality_policy=settings.quality_policy, quality=quality_run, source_decode_errors=decode_errors,
+            flagged=[r.name for r in renditions if r.quality == "below-threshold"],
+            timings=timings,
+            versions={"worker": WORKER_VERSION, "quality": quality.__version__, "ffmpeg": build.version},
+        )
+        manifest.timings["total"] = round(time.monotonic() - started, 4)
+        data = manifest.to_json_dict()
+        (folder / MANIFEST_NAME).write_text(json.dumps(data, indent=2) + "\n")
     report(JobProgress("done", 100.0))
     logger.info("transcoded %s into %d renditions with %s in %.1fs", Path(input_path).name, len(rungs),
-                choice.encoder, timings["total"])
-    loaded: dict[str, Any] = json.loads(text)  # exactly what was written: lists, not tuples
-    return loaded
+                choice.encoder, manifest.timings["total"])
+    return data

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from quality.ladder import SamplingPolicy
+
 __all__ = ["EncoderPolicy", "EngineSettings", "LogFormat", "QualityPolicy", "ServiceSettings"]
 
 EncoderPolicy = Literal["auto", "gpu", "cpu"]
@@ -40,6 +42,36 @@ class EngineSettings(BaseSettings):
                                                        "(NVDEC + scale_cuda feeding the CPU encoders)")
     ffmpeg_binary: str | None = Field(default=None, validation_alias="FFMPEG_BINARY")
     scratch_dir: Path | None = None
+    scratch_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?|k)?$",
+                                      description="size limit of the scratch volume, a Kubernetes quantity "
+                                                  "(100Gi): statvfs shows the node's disk, not an emptyDir's limit")
+    max_decode_error_rate: float = Field(default=0.01, ge=0, le=1,
+                                         description="share of a source's frames that may be undecodable; above "
+                                                     "it the source is refused as damaged")
+    quality_sampling: Literal["auto", "full", "windows"] = Field(
+        default="auto", description="score whole titles (full), sampled windows, or windows above "
+                                    "quality_full_below_s (auto)")
+    quality_full_below_s: float = Field(default=120.0, ge=0, description="auto: titles shorter than this are "
+                                                                           "scored in full")
+    quality_window_s: float = Field(default=4.0, gt=0, description="length of one sampled window (whole segments)")
+    quality_spacing_s: float = Field(default=20.0, gt=0, description="one window per this much of the title")
+
+    @property
+    def scratch_limit_bytes(self) -> int | None:
+        """``scratch_limit`` in bytes (binary suffixes Ki..Ei, decimal k..E)."""
+        if self.scratch_limit is None:
+            return None
+        text = self.scratch_limit
+        units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+                 "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
+        for suffix in sorted(units, key=len, reverse=True):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * units[suffix])
+        return int(float(text))
+
+    def sampling_policy(self) -> SamplingPolicy:
+        return SamplingPolicy(mode=self.quality_sampling, full_below_s=self.quality_full_below_s,
+                              window_s=self.quality_window_s, spacing_s=self.quality_spacing_s)
 
 
 LogFormat = Literal["json", "text"]
@@ -80,9 +112,6 @@ class ServiceSettings(EngineSettings):
     upload_concurrency: int = Field(default=8, ge=1, le=64)
     download_concurrency: int = Field(default=4, ge=1, le=64)
     min_free_bytes: int = Field(default=1024**3, ge=0, description="scratch space to keep free beyond a job's need")
-    scratch_limit: str | None = Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?([KMGTPE]i?|k)?$",
-                                      description="size limit of the scratch volume, a Kubernetes quantity "
-                                                  "(100Gi): statvfs shows the node's disk, not an emptyDir's limit")
     http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics (0: off)")
     http_host: str = "0.0.0.0"
     profile: Path | None = Field(default=None, description="ladder profile YAML or JSON (default: built-in)")
@@ -106,19 +135,6 @@ class ServiceSettings(EngineSettings):
         if self.storage_account_url is not None and not self.storage_account_url.startswith(("https://", "http://")):
             raise ValueError("WORKER_STORAGE_ACCOUNT_URL must be a URL such as https://ACCOUNT.blob.core.windows.net")
         return self
-
-    @property
-    def scratch_limit_bytes(self) -> int | None:
-        """``scratch_limit`` in bytes (binary suffixes Ki..Ei, decimal k..E)."""
-        if self.scratch_limit is None:
-            return None
-        text = self.scratch_limit
-        units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
-                 "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
-        for suffix in sorted(units, key=len, reverse=True):
-            if text.endswith(suffix):
-                return int(float(text[: -len(suffix)]) * units[suffix])
-        return int(float(text))
 
     @property
     def renew_every_s(self) -> float:

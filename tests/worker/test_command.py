@@ -39,7 +39,7 @@ def test_golden_cpu_ladder() -> None:
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-nostats", "-progress", "pipe:1", "-y",
         "-protocol_whitelist", "file", "-i", "in.mp4",
         "-filter_complex",
-        "[0:v]split=3[s0][s1][s2];"
+        "[0:v]fps=fps=30/1:start_time=0,split=3[s0][s1][s2];"
         "[s0]scale=1280:720:flags=bicubic,setsar=r=1/1:max=1000000,format=yuv420p[v0];"
         "[s1]scale=640:360:flags=bicubic,setsar=r=1/1:max=1000000,format=yuv420p[v1];"
         "[s2]select=eq(n\\,30),scale=1280:720:flags=bicubic,setsar=1,format=yuvj420p[poster]",
@@ -68,7 +68,8 @@ def test_gpu_path_keeps_frames_on_the_gpu() -> None:
         "-protocol_whitelist", "file"]
     assert "-autorotate" not in cmd  # a flag without a value: "-autorotate 0" made "0" an output file
     graph = arg(cmd, "-filter_complex")
-    assert graph.startswith("[0:v]bwdif_cuda=mode=send_frame:deint=interlaced,transpose_cuda=dir=cclock,split=3")
+    assert graph.startswith("[0:v]bwdif_cuda=mode=send_frame:deint=interlaced,transpose_cuda=dir=cclock,"
+                            "fps=fps=30/1:start_time=0,split=3")
     assert "scale_cuda=w=720:h=1280:interp_algo=bicubic:format=yuv420p" in graph
     assert "scale=" not in graph.replace("scale_cuda", "")
     assert "hwdownload" in graph  # only the poster leaves the GPU
@@ -89,11 +90,11 @@ def test_hdr_source_on_gpu_uses_the_hybrid_path_and_tone_maps() -> None:
 def test_vfr_and_fast_sources_get_a_constant_capped_rate() -> None:
     fast = replace(SOURCE, frame_rate=Fraction(120), frame_count=1200)
     graph = arg(build(fast, profile=PROFILE.model_copy(update={"max_fps": 60})), "-filter_complex")
-    assert graph.startswith("[0:v]fps=fps=60/1,split=3")
+    assert graph.startswith("[0:v]fps=fps=60/1:start_time=0,split=3")
     vfr = replace(SOURCE, variable_frame_rate=True, frame_rate=Fraction(1350, 67), nominal_frame_rate=Fraction(30))
-    assert arg(build(vfr), "-filter_complex").startswith("[0:v]fps=fps=30/1,split")
+    assert arg(build(vfr), "-filter_complex").startswith("[0:v]fps=fps=30/1:start_time=0,split")
     odd_vfr = replace(vfr, nominal_frame_rate=Fraction(90000))  # a useless base rate: snap the average instead
-    assert arg(build(odd_vfr), "-filter_complex").startswith("[0:v]fps=fps=24000/1001,split")
+    assert arg(build(odd_vfr), "-filter_complex").startswith("[0:v]fps=fps=24000/1001:start_time=0,split")
 
 
 def test_hevc_and_av1_cpu_encoders_disable_scene_cuts() -> None:

@@ -13,7 +13,7 @@ import pytest
 import quality
 from quality.alignment import AlignmentPlan
 from quality.command import build_vmaf_cmd
-from worker import engine
+from worker import engine, quality_stage
 from worker.capabilities import FfmpegBuild, ffmpeg_build
 from worker.command import EncodePlan
 from worker.planning import assumed_scan
@@ -61,13 +61,13 @@ def test_the_cuda_command_uploads_both_sides_and_the_pinned_build_lacks_the_filt
 @pytest.mark.ffmpeg
 def test_a_failing_gpu_scorer_falls_back_to_the_cpu_with_a_note(clips: Clips, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    real = engine.ffmpeg_build
+    real = quality_stage.ffmpeg_build
 
     def with_vmaf_cuda(path: str) -> FfmpegBuild:
         build = real(path)
         return replace(build, filters=build.filters | {"libvmaf_cuda"})
 
-    monkeypatch.setattr(engine, "ffmpeg_build", with_vmaf_cuda)
+    monkeypatch.setattr(quality_stage, "ffmpeg_build", with_vmaf_cuda)
     manifest = engine.transcode(clips.files[("rot0", False)], tmp_path / "pkg", profile=profile_for("h264", small=True),
                                 gpu_scan=assumed_scan("L4"), adapt_command=emulate_on_cpu,
                                 settings=EngineSettings(encoder="auto", quality_policy="flag", nvenc_probe=False))

@@ -1,0 +1,167 @@
+"""Run the ladder's scoring passes (``quality.ladder`` plans and builds them) and pool each rendition's frames."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from quality.errors import MeasurementFailed, TooSmallToScore
+from quality.ladder import (
+    MIN_DIMENSION,
+    RenditionParts,
+    SamplingPolicy,
+    ScoringPlan,
+    build_pass_cmd,
+    plan_windows,
+    scoring_size,
+    segment_frame_counts,
+)
+from quality.measure import classify_failure
+from quality.options import MeasureOptions, model_spec, resolve_ffmpeg, select_model
+from quality.results import parse_vmaf_log, pool
+from quality.runner import run_ffmpeg
+
+__all__ = ["LadderResult", "RenditionScore", "plan_scoring", "score_ladder"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenditionScore:
+    name: str
+    pooled: dict[str, dict[str, float | int]]
+    frames: list[dict[str, float | int]]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LadderResult:
+    plan: ScoringPlan
+    scores: tuple[RenditionScore, ...]
+    libvmaf_version: str | None
+    elapsed_seconds: float
+    passes: int = 1
+    commands: list[list[str]] = field(default_factory=list)
+    """The first frame of a pass that starts mid-title is not kept: VMAF's motion feature needs the frame before
+    it, which the pass did not decode."""
+
+
+def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, display_size: tuple[int, int],
+                 options: MeasureOptions, policy: SamplingPolicy | None = None,
+                 reference_filters: Sequence[str] = ()) -> ScoringPlan:
+    """Decide the passes: full or windows (``policy``), at the model's display size.
+
+    Raises ``TooSmallToScore`` for a source below libvmaf's smallest frame.
+    """
+    if not renditions:
+        raise ValueError("no renditions to score")
+    model = select_model(options.model, display_size[1])
+    size = scoring_size(*display_size, model)
+    if min(size) < MIN_DIMENSION:
+        raise TooSmallToScore(f"the source is {display_size[0]}x{display_size[1]}: libvmaf cannot score frames under "
+                              f"{MIN_DIMENSION} pixels wide or high")
+    smallest = min(renditions, key=lambda r: r.width * r.height)
+    counts = segment_frame_counts(smallest)
+    sampling, windows = plan_windows(counts, smallest.segments, rate, policy or SamplingPolicy())
+    return ScoringPlan(sampling, windows, sum(counts), rate, size, model, model_spec(model), tuple(reference_filters))
+
+
+def _merge(parts: list[dict[str, Any]], trimmed: bool) -> tuple[dict[str, dict[str, float | int]],
+                                                                 list[dict[str, float | int]]]:
+    if len(parts) == 1 and not trimmed:  # libvmaf's own pooled figures (full precision), as quality.measure has
+        return parts[0]["pooled"], parts[0]["frames"]
+    frames = [row for part in parts for row in part["frames"]]
+    pooled: dict[str, dict[str, float | int]] = {}
+    if frames:
+        for key in frames[0]:
+            if key != "frame":
+                pooled[key] = pool([float(row[key]) for row in frames if key in row])
+    return pooled, frames
+
+
+def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], plan: ScoringPlan,
+                 options: MeasureOptions, workdir: Path, *, reference_formats: str | None = None,
+                 reference_size: tuple[int, int] | None = None, reference_pix_fmt: str | None = None,
+                 timeout: float | None = None, stall_timeout: float | None = None,
+                 stop: threading.Event | None = None,
+                 on_progress: Callable[[float], None] | None = None) -> LadderResult:
+    """Score every rendition against the reference by ``plan``; logs live in ``workdir`` only while parsed.
+
+    Every rendition must be in one folder (the package's). Raises ``MeasurementFailed`` (its ``outcome`` says
+    ``failed``, ``stalled``, ``timeout`` or ``stopped``) or ``FfmpegUnavailable``/``InvalidInput`` when ffmpeg
+    refuses the graph or the model.
+    """
+    started = time.monotonic()
+    ffmpeg = resolve_ffmpeg(options.ffmpeg)
+    folder = renditions[0].folder
+    if any(r.folder != folder for r in renditions):
+        raise ValueError("the renditions of one ladder are scored from one folder")
+    workdir.mkdir(parents=True, exist_ok=True)
+    pix_fmt = reference_pix_fmt if reference_pix_fmt and reference_pix_fmt != "yuv420p" else None
+    per_rendition: list[list[dict[str, Any]]] = [[] for _ in renditions]
+    version: str | None = None
+    total = max(1, plan.frames_compared)
+    done = 0
+    commands: list[list[str]] = []
+    deadline = None if timeout is None else started + timeout
+    for p, window in enumerate(plan.windows):
+        if stop is not None and stop.is_set():
+            raise MeasurementFailed("scoring was stopped", stopped=True)
+        logs = [workdir / f"vmaf_{p:04d}_{i:02d}.json" for i in range(len(renditions))]
+        cmd = build_pass_cmd(ffmpeg, str(Path(reference).resolve()), renditions, plan, window, options,
+                             [str(log) for log in logs], reference_formats=reference_formats,
+                             reference_size=reference_size, pix_fmt=pix_fmt)
+        commands.append(cmd)
+        base = done
+
+        def forward(progress: Any, base: int = base) -> None:
+            if on_progress is not None:
+                on_progress(min(1.0, (base + max(progress.frame, 0)) / total))
+
+        remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
+        result = run_ffmpeg(cmd, on_progress=forward, timeout=remaining, stall_timeout=stall_timeout, stop=stop,
+                            cwd=str(folder))
+        try:
+            if result.outcome in ("stopped", "stalled", "timeout"):
+                what = {"stopped": "scoring was stopped", "stalled": f"scoring made no progress for "
+                        f"{stall_timeout or 0:.0f}s; killed by the watchdog",
+                        "timeout": f"scoring did not finish within {timeout or 0:.0f}s"}[result.outcome]
+                raise MeasurementFailed(what, stderr_tail=result.stderr_tail, command=cmd,
+                                        stopped=result.outcome == "stopped", outcome=result.outcome)
+            if result.returncode != 0 or not all(log.exists() for log in logs):
+                raise classify_failure(cmd, result.returncode, result.stderr_tail)
+            for i, log in enumerate(logs):
+                parsed = parse_vmaf_log(log.read_text(encoding="utf-8"), pix_fmt=reference_pix_fmt,
+                                        frame_base=window.start_frame)
+                version = version or parsed["version"]
+                if window.start_frame > 0:  # no predecessor in this pass: its motion feature would read 0
+                    parsed["frames"] = [row for row in parsed["frames"] if row["frame"] != window.start_frame]
+                per_rendition[i].append(parsed)
+        finally:
+            for log in logs:
+                log.unlink(missing_ok=True)
+        done += window.frames
+    scores = []
+    for rendition, parts in zip(renditions, per_rendition, strict=True):
+        trimmed = any(w.start_frame > 0 for w in plan.windows)
+        pooled, frames = _merge(parts, trimmed)
+        expected = sum(math.ceil(w.frames / options.subsample) - (1 if w.start_frame > 0 else 0)
+                       for w in plan.windows)
+        warnings = []
+        if len(frames) != expected:
+            warnings.append(f"libvmaf scored {len(frames)} frames where {expected} were expected: the rendition "
+                            "is shorter than the source's normalised timeline")
+        if not frames:
+            raise MeasurementFailed(f"libvmaf scored no frames of {rendition.name}", command=commands[-1])
+        scores.append(RenditionScore(rendition.name, pooled, frames, tuple(warnings)))
+    elapsed = time.monotonic() - started
+    logger.info("scored %d renditions (%s, %d passes, %d frames each) in %.1fs", len(renditions), plan.sampling,
+                len(plan.windows), plan.frames_compared, elapsed)
+    return LadderResult(plan, tuple(scores), version, elapsed, len(plan.windows), commands)

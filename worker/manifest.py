@@ -1,0 +1,131 @@
+"""``manifest.json``, typed: what the engine writes beside the package and the service publishes last.
+
+Schema ``transcode-manifest/1``; ``tests/data/manifest_v1.json`` pins it. Adding a field is compatible; renaming or
+removing one is a new schema version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "AudioEntry", "DecodeErrors", "Manifest", "QualityRun",
+           "RenditionEntry", "RenditionQuality", "VmafScores", "WindowEntry"]
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_SCHEMA = "transcode-manifest/1"
+
+RenditionQuality = Literal["unchecked", "no-threshold", "pass", "below-threshold", "not-measurable"]
+"""``unchecked``: the policy is ``off``. ``not-measurable``: the source cannot be scored (see ``quality.reason``)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class VmafScores(_Model):
+    mean: float
+    harmonic_mean: float
+    p5: float
+    min: float
+    count: int
+    """Frames scored (after subsampling and sampling)."""
+    model: str
+    subsample: int
+    device: Literal["cpu", "cuda"]
+    alignment: Literal["aligned", "partial"]
+    """``partial``: libvmaf scored fewer frames than planned (the rendition is shorter than the source)."""
+    warnings: list[str] = Field(default_factory=list)
+
+
+class RenditionEntry(_Model):
+    name: str
+    path: str
+    init: str
+    segments: int
+    codec: str
+    encoder: str
+    width: int
+    height: int
+    frame_rate: str
+    target_bitrate: int
+    max_bitrate: int
+    measured_bitrate: int
+    peak_bitrate: int
+    size_bytes: int
+    min_vmaf: float | None
+    vmaf: VmafScores | None = None
+    quality: RenditionQuality = "unchecked"
+
+
+class AudioEntry(_Model):
+    path: str
+    codec: str
+    bitrate: int
+    measured_bitrate: int
+    size_bytes: int
+
+
+class WindowEntry(_Model):
+    start_s: float | None
+    duration_s: float | None
+    start_frame: int
+    frames: int
+
+
+class QualityRun(_Model):
+    """How the renditions were scored: one plan for all of them."""
+
+    measured: bool
+    reason: str | None = None
+    """Why not, when ``measured`` is false (policy off, a source too small for libvmaf)."""
+    sampling: Literal["full", "windows"] | None = None
+    windows: list[WindowEntry] = Field(default_factory=list)
+    frames_total: int | None = None
+    """Frames on the ladder's timeline."""
+    frames_compared: int | None = None
+    """Frames in the scored passes, before subsampling."""
+    scoring_size: list[int] | None = None
+    """Both sides are scaled to this (the source's display size, shrunk to fit the model's display)."""
+    model: str | None = None
+    reference: str | None = None
+    """What the reference went through: the encode's normalisation."""
+
+
+class DecodeErrors(_Model):
+    """Packets of the source the decoder could not decode, seen while encoding."""
+
+    count: int = 0
+    near_s: list[float] = Field(default_factory=list)
+    """Where (source seconds, to within a progress report: about half a second of wall time), the first 20."""
+
+
+class Manifest(_Model):
+    schema_: str = Field(default=MANIFEST_SCHEMA, alias="schema")
+    source: dict[str, Any]
+    profile: str
+    codec: str
+    encoder: str
+    encoder_kind: str
+    video_path: str
+    path_reason: str | None
+    fallback_reason: str | None
+    gpu_index: int | None
+    gop_frames: int
+    segment_seconds: float
+    hls: str
+    dash: str
+    poster: str | None
+    renditions: list[RenditionEntry]
+    audio: AudioEntry | None
+    quality_policy: Literal["fail", "flag", "off"]
+    quality: QualityRun
+    source_decode_errors: DecodeErrors = Field(default_factory=DecodeErrors)
+    flagged: list[str]
+    timings: dict[str, float]
+    versions: dict[str, str | None]
+
+    def to_json_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        return data
