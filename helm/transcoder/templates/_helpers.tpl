@@ -221,6 +221,16 @@ spec:
           value: /etc/transcoder/profile.yaml
         - name: WORKER_LOG_FORMAT
           value: {{ .Values.worker.logFormat | quote }}
+        - name: WORKER_QUALITY_POLICY
+          value: {{ .Values.quality.policy | quote }}
+        - name: WORKER_QUALITY_SAMPLING
+          value: {{ .Values.quality.sampling | quote }}
+        - name: WORKER_QUALITY_FULL_BELOW_S
+          value: {{ .Values.quality.fullBelowSeconds | quote }}
+        - name: WORKER_VMAF_SUBSAMPLE
+          value: {{ .Values.quality.subsample | quote }}
+        - name: WORKER_MAX_DECODE_ERROR_RATE
+          value: {{ .Values.quality.maxDecodeErrorRate | quote }}
         - name: TMPDIR
           value: /tmp
         - name: HOME
