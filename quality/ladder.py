@@ -88,16 +88,16 @@ class Window:
 class SamplingPolicy:
     """When the gate scores windows instead of the whole title, and how many.
 
-    The defaults come from ``benchmarks/bench_quality_sampling.py`` (docs/benchmarks.md): above ``full_below_s``,
+    The defaults come from ``benchmarks/bench_sampling_sweep.py`` (docs/benchmarks.md): above ``full_below_s``,
     ``ceil(duration / spacing_s)`` windows of ``window_s`` (clamped to ``[min_windows, max_windows]``), one per
     equal stretch of the title, centred in it.
     """
 
     mode: Literal["auto", "full", "windows"] = "auto"
-    full_below_s: float = 120.0
+    full_below_s: float = 300.0
     window_s: float = 4.0
     spacing_s: float = 20.0
-    min_windows: int = 8
+    min_windows: int = 15
     max_windows: int = 60
 
 

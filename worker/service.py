@@ -353,9 +353,10 @@ class Worker:
         return "retried"
 
     def _scratch(self, job: TranscodeJob) -> Path:
-        """A work folder for the job, once its space is reserved: 3 x the source (source, package, quality copies)
-        plus ``min_free_bytes``, against the disk's free space and the scratch volume's own limit, less what the
-        jobs already running here have reserved (they have not written it all yet)."""
+        """A work folder for the job, once its space is reserved: 3 x the source (the source, the package and
+        headroom; the engine checks the package's own estimate before encoding) plus ``min_free_bytes``, against
+        the disk's free space and the scratch volume's own limit, less what the jobs already running here have
+        reserved (they have not written it all yet)."""
         s = self.settings
         root = s.scratch_dir or Path(tempfile.gettempdir())
         root.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ class EngineSettings(BaseSettings):
     quality_sampling: Literal["auto", "full", "windows"] = Field(
         default="auto", description="score whole titles (full), sampled windows, or windows above "
                                     "quality_full_below_s (auto)")
-    quality_full_below_s: float = Field(default=120.0, ge=0, description="auto: titles shorter than this are "
+    quality_full_below_s: float = Field(default=300.0, ge=0, description="auto: titles shorter than this are "
                                                                            "scored in full")
     quality_window_s: float = Field(default=4.0, gt=0, description="length of one sampled window (whole segments)")
     quality_spacing_s: float = Field(default=20.0, gt=0, description="one window per this much of the title")

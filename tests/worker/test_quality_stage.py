@@ -214,3 +214,13 @@ def test_a_manifest_with_an_unknown_or_missing_field_is_refused() -> None:
         Manifest.model_validate({**golden, "surprise": 1})
     with pytest.raises(ValueError):
         Manifest.model_validate({k: v for k, v in golden.items() if k != "renditions"})
+
+
+def test_a_source_larger_than_the_models_display_is_scored_at_the_display(tmp_path: Path, ffmpeg: str) -> None:
+    source = tmp_path / "wide.mp4"
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=2000x1000:rate=30:duration=1", "-c:v", "libx264", "-preset",
+       "ultrafast", "-pix_fmt", "yuv420p", str(source))
+    manifest = transcode(source, tmp_path / "pkg", profile=PROFILE, settings=measuring())
+    assert manifest["quality"]["scoring_size"] == [1920, 960]
+    assert manifest["quality"]["sampling"] == "full" and manifest["quality"]["frames_compared"] == 30
+    assert all(r["vmaf"]["count"] == 15 for r in manifest["renditions"])  # every 2nd of 30 frames
