@@ -34,9 +34,11 @@ __all__ = [
     "Window",
     "build_pass_cmd",
     "concat_url",
+    "late_seek",
     "model_display",
     "plan_windows",
     "scoring_size",
+    "seek_point",
     "segment_frame_counts",
 ]
 
@@ -55,6 +57,14 @@ MAX_ARGUMENT_BYTES = 100_000
 SEEK_MARGIN_S = 1.0
 """A windowed pass seeks this far before its window and drops the frames in between after normalisation, so that
 a timestamp a hair before the window's first frame cannot make the pairing start one frame late."""
+
+PRECISE_SEEK_FORMATS = frozenset({"mov", "mp4", "matroska", "webm"})
+"""Containers with an index, where ``-ss`` lands on a keyframe at or before the point. Others (MPEG-TS, MPEG-PS,
+AVI without an index) are scored in full: a window sought in a transport stream here paired its frames wrongly even
+when the probe seek landed in time (measured in tests/integration/test_ladder_scoring.py)."""
+
+SEEK_MARGINS_S = (SEEK_MARGIN_S, 4.0, 12.0)
+"""Margins tried in turn until every window's seek lands in time (``late_seek``); beyond the last, full scoring."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,10 @@ class ScoringPlan:
     size: tuple[int, int]
     model: str
     model_spec: str
+    note: str | None = None
+    """Why the plan is not what the policy asked for (a source that cannot be sought: scored in full)."""
+    seek_margin_s: float = SEEK_MARGIN_S
+    """How far before each window the reference is sought (more where the container lands late)."""
     reference_filters: tuple[str, ...] = field(default_factory=tuple)
     """CPU filters the encode applied before its rate normalisation (deinterlace, tone map): the reference gets
     them too, so that what is scored is the encode's loss."""
@@ -123,7 +137,8 @@ class ScoringPlan:
     def to_dict(self) -> dict[str, Any]:
         return {"sampling": self.sampling, "windows": [w.to_dict(self.rate) for w in self.windows]
                 if self.sampling == "windows" else [], "frames_total": self.total_frames,
-                "frames_compared": self.frames_compared, "scoring_size": list(self.size), "model": self.model}
+                "frames_compared": self.frames_compared, "scoring_size": list(self.size), "model": self.model,
+                "note": self.note, "seek_margin_s": self.seek_margin_s}
 
 
 def model_display(model: str) -> tuple[int, int]:
@@ -177,6 +192,38 @@ def segment_frame_counts(rendition: RenditionParts) -> list[int]:
     return counts
 
 
+def late_seek(reference: str | Path, seeks: Sequence[tuple[float, float]], formats: str | None = None) \
+        -> tuple[float, float] | None:
+    """The first ``(seek_to, needed_by)`` pair (seconds from the file's start) whose seek lands after
+    ``needed_by``, as ``(seek_to, landed)``; ``None`` when every seek lands in time. A container outside
+    ``PRECISE_SEEK_FORMATS`` gives ``(first seek_to, -1.0)`` without trying.
+
+    ffmpeg's ``-ss`` seeks to a keyframe at or before the point in an MP4 or Matroska file, but an MPEG-TS is sought
+    by bisection and lands on a keyframe after it (measured: a 1 s GOP lands up to 1 s late, a 10 s GOP at the
+    next keyframe whatever the point); a window whose reference starts late would pair every frame wrongly. PyAV
+    seeks the same way (the same ``av_seek_frame``).
+    """
+    import av
+
+    options = {"protocol_whitelist": "file", **({"format_whitelist": formats} if formats else {})}
+    with av.open(str(reference), options=options) as box:
+        if not any(name in PRECISE_SEEK_FORMATS for name in box.format.name.split(",")):
+            return (seeks[0][0] if seeks else 0.0), -1.0
+        stream = box.streams.video[0]
+        base = Fraction(stream.time_base or Fraction(1, 90000))
+        start = box.start_time / 1e6 if box.start_time is not None else 0.0
+        for target, needed_by in seeks:
+            box.seek(int((start + target) / base), stream=stream, backward=True, any_frame=False)
+            landed = None
+            for frame in box.decode(stream):
+                if frame.pts is not None:
+                    landed = float(frame.pts * base) - start
+                    break
+            if landed is None or landed > needed_by:
+                return target, -1.0 if landed is None else landed
+    return None
+
+
 def _chunks(counts: Sequence[int], segments: Sequence[str], limit: int) -> list[Window]:
     """Contiguous windows covering every segment, each with a concat list under ``limit`` bytes."""
     reserve = len("concat:") + 128  # the init segment's name
@@ -228,6 +275,12 @@ def _seconds(value: float) -> str:
     return f"{value:.6f}"
 
 
+def seek_point(window: Window, rate: Fraction, margin_s: float = SEEK_MARGIN_S) -> tuple[int, int]:
+    """``(seek_frames, seek_from)``: how many frames before the window the reference pass starts, and where."""
+    seek_frames = min(window.start_frame, round(margin_s * float(rate)))
+    return seek_frames, window.start_frame - seek_frames
+
+
 def build_pass_cmd(ffmpeg: str, reference: str, renditions: Sequence[RenditionParts], plan: ScoringPlan,
                    window: Window, options: MeasureOptions, log_names: Sequence[str], *,
                    reference_formats: str | None = None, reference_size: tuple[int, int] | None = None,
@@ -239,9 +292,8 @@ def build_pass_cmd(ffmpeg: str, reference: str, renditions: Sequence[RenditionPa
     renditions to the reference's pixel format where they differ.
     """
     rate = plan.rate
-    seek_frames = 0 if plan.sampling == "full" and window.start_frame == 0 else \
-        min(window.start_frame, round(SEEK_MARGIN_S * float(rate)))
-    seek_from = window.start_frame - seek_frames
+    seek_frames, seek_from = (0, 0) if plan.sampling == "full" and window.start_frame == 0 else \
+        seek_point(window, rate, plan.seek_margin_s)
     ref_input: list[str] = []
     if plan.sampling == "windows" or window.start_frame > 0:
         ref_input += ["-ss", _seconds(float(seek_from / rate)),

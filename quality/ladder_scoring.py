@@ -7,7 +7,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -15,12 +15,15 @@ from typing import Any
 from quality.errors import MeasurementFailed, TooSmallToScore
 from quality.ladder import (
     MIN_DIMENSION,
+    SEEK_MARGINS_S,
     RenditionParts,
     SamplingPolicy,
     ScoringPlan,
     build_pass_cmd,
+    late_seek,
     plan_windows,
     scoring_size,
+    seek_point,
     segment_frame_counts,
 )
 from quality.measure import classify_failure
@@ -55,10 +58,13 @@ class LadderResult:
 
 def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, display_size: tuple[int, int],
                  options: MeasureOptions, policy: SamplingPolicy | None = None,
-                 reference_filters: Sequence[str] = ()) -> ScoringPlan:
+                 reference_filters: Sequence[str] = (), reference: str | Path | None = None,
+                 reference_formats: str | None = None) -> ScoringPlan:
     """Decide the passes: full or windows (``policy``), at the model's display size.
 
-    Raises ``TooSmallToScore`` for a source below libvmaf's smallest frame.
+    With ``reference``, windows are planned only where a seek to each of them lands in time (``late_seek``);
+    otherwise the title is scored in full and the plan's ``note`` says why. Raises ``TooSmallToScore`` for a source
+    below libvmaf's smallest frame.
     """
     if not renditions:
         raise ValueError("no renditions to score")
@@ -69,8 +75,27 @@ def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, displa
                               f"{MIN_DIMENSION} pixels wide or high")
     smallest = min(renditions, key=lambda r: r.width * r.height)
     counts = segment_frame_counts(smallest)
-    sampling, windows = plan_windows(counts, smallest.segments, rate, policy or SamplingPolicy())
-    return ScoringPlan(sampling, windows, sum(counts), rate, size, model, model_spec(model), tuple(reference_filters))
+    policy = policy or SamplingPolicy()
+    sampling, windows = plan_windows(counts, smallest.segments, rate, policy)
+    note = None
+    margin = SEEK_MARGINS_S[0]
+    if sampling == "windows" and reference is not None:
+        late: tuple[float, float] | None = None
+        for margin in SEEK_MARGINS_S:
+            seeks = [(float(seek_point(w, rate, margin)[1] / rate), float((w.start_frame - 1) / rate))
+                     for w in windows if w.start_frame > 0]
+            late = late_seek(reference, seeks, reference_formats)
+            if late is None:
+                break
+        if late is not None:
+            where = "its container is not one ffmpeg seeks precisely" if late[1] < 0 else \
+                f"a seek to {late[0]:.1f}s landed at {late[1]:.1f}s, {SEEK_MARGINS_S[-1]:g}s early included"
+            note = f"the source cannot be sought precisely ({where}): scored in full instead of in windows"
+            logger.warning("%s", note)
+            sampling, windows = plan_windows(counts, smallest.segments, rate, replace(policy, mode="full"))
+            margin = SEEK_MARGINS_S[0]
+    return ScoringPlan(sampling, windows, sum(counts), rate, size, model, model_spec(model), note, margin,
+                       tuple(reference_filters))
 
 
 def _merge(parts: list[dict[str, Any]], trimmed: bool) -> tuple[dict[str, dict[str, float | int]],

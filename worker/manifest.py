@@ -91,6 +91,8 @@ class QualityRun(_Model):
     model: str | None = None
     reference: str | None = None
     """What the reference went through: the encode's normalisation."""
+    note: str | None = None
+    """Why the scoring differs from the policy (a source that cannot be sought precisely is scored in full)."""
 
 
 class DecodeErrors(_Model):

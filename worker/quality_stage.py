@@ -120,7 +120,8 @@ def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Seque
     report(0.0)
     try:
         scoring = plan_scoring(parts, rate=plan.frame_rate, display_size=(source.width, source.height),
-                               options=options, policy=policy, reference_filters=reference_filters(source))
+                               options=options, policy=policy, reference_filters=reference_filters(source),
+                               reference=source.path, reference_formats=settings.input_formats)
     except quality.TooSmallToScore as exc:
         for entry in entries:
             entry.quality = "not-measurable"
@@ -151,7 +152,7 @@ def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Seque
     return QualityRun(measured=True, sampling=scoring.sampling,
                       windows=[WindowEntry(**w) for w in described["windows"]],
                       frames_total=scoring.total_frames, frames_compared=scoring.frames_compared,
-                      scoring_size=list(scoring.size), model=scoring.model,
+                      scoring_size=list(scoring.size), model=scoring.model, note=scoring.note,
                       reference=", ".join([*scoring.reference_filters,
                                            f"fps={plan.frame_rate.numerator}/{plan.frame_rate.denominator}"]))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import quality
-from quality.ladder import RenditionParts, SamplingPolicy
+from quality.ladder import RenditionParts, SamplingPolicy, late_seek
 from quality.ladder_scoring import LadderResult, plan_scoring, score_ladder
 from quality.runner import run_ffmpeg_capture
 from worker.engine import transcode
@@ -137,3 +137,50 @@ def test_a_drop_confined_to_one_part_is_caught_by_the_sampled_gate(tmp_path: Pat
         assert not verdict.verdicts[1].passed  # p5 catches the drop
         assert pooled["vmaf"]["min"] < 50
     assert abs(sampled.scores[0].pooled["vmaf"]["mean"] - full.scores[0].pooled["vmaf"]["mean"]) < 5
+
+
+def broadcast(path: Path, ffmpeg: str, gop: int) -> Path:
+    """MPEG-TS, B-frames, a start time of 2.8 s with the audio first, a keyframe every ``gop`` frames."""
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=12,noise=alls=12:allf=t",
+       "-f", "lavfi", "-i", "sine=frequency=440:duration=12", "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2",
+       "-g", str(gop), "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-output_ts_offset", "1.4",
+       "-f", "mpegts", str(path))
+    return path
+
+
+TS_PROFILE = Profile(name="t", rungs=(Rung(height=240, bitrate_k=500), Rung(height=120, bitrate_k=120)),
+                     gop_seconds=1, segment_seconds=2, cpu_preset="ultrafast")
+
+
+def test_a_transport_stream_is_scored_in_full_and_a_late_seek_is_refused(tmp_path: Path, ffmpeg: str) -> None:
+    """A TS is sought by bisection and lands past the point; windows there paired frames wrongly (VMAF 91 against
+    41 for the same frame in full scoring), so a TS source is scored in full, with the reason in the plan."""
+    source = broadcast(tmp_path / "broadcast.ts", ffmpeg, 25)
+    parts, rate, size = package(source, tmp_path / "pkg", TS_PROFILE)
+    policy = SamplingPolicy(mode="windows", window_s=2, spacing_s=4, min_windows=3)
+    plan = plan_scoring(parts, rate=rate, display_size=size, options=OPTIONS, policy=policy, reference=source)
+    assert plan.sampling == "full" and plan.note is not None and "container" in plan.note
+    mp4 = tmp_path / "broadcast.mp4"
+    ff(ffmpeg, "-i", str(source), "-c", "copy", str(mp4))
+    assert late_seek(mp4, [(5.0, 5.0), (9.0, 9.0)]) is None  # the same stream in an MP4 is sought in time
+    remuxed = plan_scoring(parts, rate=rate, display_size=size, options=OPTIONS, policy=policy, reference=mp4)
+    assert remuxed.sampling == "windows" and remuxed.note is None
+
+
+def test_windows_in_an_mp4_stay_exact_with_a_late_start_and_b_frames(tmp_path: Path, ffmpeg: str) -> None:
+    """The broadcast stream remuxed to MP4 (start 2.8 s, audio first, B-frames): windows pair every frame exactly
+    as full scoring does."""
+    source = tmp_path / "broadcast.mp4"
+    ff(ffmpeg, "-i", str(broadcast(tmp_path / "broadcast.ts", ffmpeg, 25)), "-c", "copy", str(source))
+    parts, rate, size = package(source, tmp_path / "pkg", TS_PROFILE)
+    options = quality.MeasureOptions(metrics=("vmaf",), subsample=5, n_threads=2)  # 50-frame segments
+    policy = SamplingPolicy(mode="windows", window_s=2, spacing_s=4, min_windows=3)
+    plan = plan_scoring(parts, rate=rate, display_size=size, options=options, policy=policy, reference=source)
+    assert plan.sampling == "windows" and plan.windows[-1].start_frame > 0
+    sampled = score_ladder(source, parts, plan, options, tmp_path / "scratch", reference_size=size)
+    full = score(source, parts, rate, size, tmp_path, SamplingPolicy(mode="full"), options)
+    for windowed, whole in zip(sampled.scores, full.scores, strict=True):
+        by_frame = {row["frame"]: row["vmaf"] for row in whole.frames}
+        assert len(windowed.frames) >= 25
+        for row in windowed.frames:
+            assert row["vmaf"] == pytest.approx(by_frame[row["frame"]], abs=1e-6), row["frame"]

@@ -102,7 +102,7 @@ def test_concat_url_refuses_names_that_would_change_its_meaning() -> None:
 
 def plan(sampling: str, windows: tuple[Window, ...]) -> ScoringPlan:
     return ScoringPlan(sampling, windows, 3000, Fraction(30000, 1001), (1920, 1042), "vmaf_v0.6.1",  # type: ignore
-                       "version=vmaf_v0.6.1", ("bwdif=mode=send_frame:deint=interlaced",))
+                       "version=vmaf_v0.6.1", reference_filters=("bwdif=mode=send_frame:deint=interlaced",))
 
 
 RENDITIONS = [RenditionParts("1080p", Path("/pkg"), "init_0.m4s", tuple(segments(10)), 1920, 1042),
