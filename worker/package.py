@@ -16,8 +16,7 @@ from pathlib import Path
 from worker.command import HLS_MASTER_NAME
 from worker.ladder import RungPlan
 
-__all__ = ["RenditionFiles", "collect_renditions", "concat_rendition", "master_playlist", "read_codecs",
-           "staging_dir"]
+__all__ = ["RenditionFiles", "collect_renditions", "master_playlist", "read_codecs", "staging_dir"]
 
 
 @dataclass(frozen=True)
@@ -100,15 +99,6 @@ def write_master(folder: Path, text: str) -> None:
     tmp = folder / f".{HLS_MASTER_NAME}.tmp"
     tmp.write_text(text)
     os.replace(tmp, folder / HLS_MASTER_NAME)
-
-
-def concat_rendition(folder: Path, files: RenditionFiles, target: Path) -> Path:
-    """Init segment plus media segments in order: a fragmented MP4 that ffmpeg and PyAV read as one file."""
-    with target.open("wb") as out:
-        for name in (files.init, *files.segments):
-            with (folder / name).open("rb") as part:
-                shutil.copyfileobj(part, out, 1 << 20)
-    return target
 
 
 @contextmanager
