@@ -109,7 +109,14 @@ def soak(stack: LocalStack, *, jobs: int, workers: int, kill_every: tuple[float,
             next_kill = time.monotonic() + rng.uniform(*kill_every)
         time.sleep(0.5)
     elapsed = time.monotonic() - started
+    # Every message must end too: one whose worker was killed between the record and the delete comes back when
+    # its lease runs out (WORKER_VISIBILITY_TIMEOUT_S, 6 s here) and a worker must then drop it without publishing
+    # again. Wait for that, up to three leases, before counting.
+    jobs_queue = QueueClient.from_connection_string(stack.connection_string, stack.names.queue)
+    drain_until = time.monotonic() + 3 * float(env["WORKER_VISIBILITY_TIMEOUT_S"]) + 2
     time.sleep(2)  # the last deletions
+    while time.monotonic() < drain_until and (jobs_queue.get_queue_properties().approximate_message_count or 0):
+        time.sleep(0.5)
     stack.stop_workers(timeout=60)
     return {"jobs": jobs, "workers": workers, "kills": kills, "seconds": round(elapsed, 1),
             **_account(stack, job_ids)}
