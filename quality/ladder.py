@@ -33,6 +33,7 @@ __all__ = [
     "ScoringPlan",
     "Window",
     "build_pass_cmd",
+    "build_windows_cmd",
     "concat_url",
     "late_seek",
     "model_display",
@@ -60,8 +61,8 @@ a timestamp a hair before the window's first frame cannot make the pairing start
 
 PRECISE_SEEK_FORMATS = frozenset({"mov", "mp4", "matroska", "webm"})
 """Containers with an index, where ``-ss`` lands on a keyframe at or before the point. Others (MPEG-TS, MPEG-PS,
-AVI without an index) are scored in full: a window sought in a transport stream here paired its frames wrongly even
-when the probe seek landed in time (measured in tests/integration/test_ladder_scoring.py)."""
+AVI without an index) have their windows read in one pass from the start: a window sought in a transport stream
+here paired its frames wrongly even when the probe seek landed in time."""
 
 SEEK_MARGINS_S = (SEEK_MARGIN_S, 4.0, 12.0)
 """Margins tried in turn until every window's seek lands in time (``late_seek``); beyond the last, full scoring."""
@@ -126,6 +127,9 @@ class ScoringPlan:
     """Why the plan is not what the policy asked for (a source that cannot be sought: scored in full)."""
     seek_margin_s: float = SEEK_MARGIN_S
     """How far before each window the reference is sought (more where the container lands late)."""
+    sequential: bool = False
+    """Windows of a source that cannot be sought: one pass reads the reference from its start and keeps the
+    windows' frames (``select``), the renditions read every window's segments in turn."""
     reference_filters: tuple[str, ...] = field(default_factory=tuple)
     """CPU filters the encode applied before its rate normalisation (deinterlace, tone map): the reference gets
     them too, so that what is scored is the encode's loss."""
@@ -138,7 +142,7 @@ class ScoringPlan:
         return {"sampling": self.sampling, "windows": [w.to_dict(self.rate) for w in self.windows]
                 if self.sampling == "windows" else [], "frames_total": self.total_frames,
                 "frames_compared": self.frames_compared, "scoring_size": list(self.size), "model": self.model,
-                "note": self.note, "seek_margin_s": self.seek_margin_s}
+                "note": self.note, "seek_margin_s": self.seek_margin_s, "sequential": self.sequential}
 
 
 def model_display(model: str) -> tuple[int, int]:
@@ -291,17 +295,32 @@ def build_pass_cmd(ffmpeg: str, reference: str, renditions: Sequence[RenditionPa
     reference's decoded size (scaled only when it differs from the scoring size); ``pix_fmt`` converts the
     renditions to the reference's pixel format where they differ.
     """
-    rate = plan.rate
-    seek_frames, seek_from = (0, 0) if plan.sampling == "full" and window.start_frame == 0 else \
-        seek_point(window, rate, plan.seek_margin_s)
-    ref_input: list[str] = []
-    if plan.sampling == "windows" or window.start_frame > 0:
-        ref_input += ["-ss", _seconds(float(seek_from / rate)),
-                      "-t", _seconds(float((seek_frames + window.frames + 2) / rate))]
-    ref_input += [*input_args(reference_formats), "-i", reference]
+    return build_windows_cmd(ffmpeg, reference, renditions, plan, [window], options, log_names,
+                             reference_formats=reference_formats, reference_size=reference_size, pix_fmt=pix_fmt)
 
+
+def build_windows_cmd(ffmpeg: str, reference: str, renditions: Sequence[RenditionParts], plan: ScoringPlan,
+                      windows: Sequence[Window], options: MeasureOptions, log_names: Sequence[str], *,
+                      reference_formats: str | None = None, reference_size: tuple[int, int] | None = None,
+                      pix_fmt: str | None = None) -> list[str]:
+    """``build_pass_cmd`` for one window (sought), or for several read in one pass from the start (``select``)."""
+    rate = plan.rate
+    window = windows[0]
     chain = [*plan.reference_filters, f"fps=fps={_rate(rate)}:start_time=0"]
-    chain.append(f"trim=start_frame={seek_frames}:end_frame={seek_frames + window.frames}")
+    ref_input: list[str] = []
+    if len(windows) > 1:
+        spans = "+".join(f"between(n\\,{w.start_frame}\\,{w.start_frame + w.frames - 1})" for w in windows)
+        last = windows[-1]
+        ref_input += ["-t", _seconds(float((last.start_frame + last.frames + 2) / rate))]
+        chain.append(f"select={spans}")
+    else:
+        seek_frames, seek_from = (0, 0) if plan.sampling == "full" and window.start_frame == 0 else \
+            seek_point(window, rate, plan.seek_margin_s)
+        if plan.sampling == "windows" or window.start_frame > 0:
+            ref_input += ["-ss", _seconds(float(seek_from / rate)),
+                          "-t", _seconds(float((seek_frames + window.frames + 2) / rate))]
+        chain.append(f"trim=start_frame={seek_frames}:end_frame={seek_frames + window.frames}")
+    ref_input += [*input_args(reference_formats), "-i", reference]
     width, height = plan.size
     if reference_size != plan.size:
         chain.append(f"scale={width}:{height}:flags={options.scaler}")
@@ -314,7 +333,7 @@ def build_pass_cmd(ffmpeg: str, reference: str, renditions: Sequence[RenditionPa
     graph = ["[0:v]" + ",".join(chain) + f",split={n}" + "".join(f"[r{i}]" for i in range(n))]
     inputs: list[str] = []
     for i, rendition in enumerate(renditions):
-        parts = rendition.segments[window.first_segment: window.first_segment + window.segments]
+        parts = [name for w in windows for name in rendition.segments[w.first_segment: w.first_segment + w.segments]]
         inputs += ["-protocol_whitelist", "concat,file", "-format_whitelist", LADDER_FORMATS,
                    "-i", concat_url((rendition.init, *parts))]
         dist = []

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from quality.ladder import (
     RenditionParts,
     SamplingPolicy,
     ScoringPlan,
-    build_pass_cmd,
+    build_windows_cmd,
     late_seek,
     plan_windows,
     scoring_size,
@@ -78,6 +77,7 @@ def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, displa
     policy = policy or SamplingPolicy()
     sampling, windows = plan_windows(counts, smallest.segments, rate, policy)
     note = None
+    sequential = False
     margin = SEEK_MARGINS_S[0]
     if sampling == "windows" and reference is not None:
         late: tuple[float, float] | None = None
@@ -87,15 +87,16 @@ def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, displa
             late = late_seek(reference, seeks, reference_formats)
             if late is None:
                 break
+        sequential = late is not None
         if late is not None:
             where = "its container is not one ffmpeg seeks precisely" if late[1] < 0 else \
                 f"a seek to {late[0]:.1f}s landed at {late[1]:.1f}s, {SEEK_MARGINS_S[-1]:g}s early included"
-            note = f"the source cannot be sought precisely ({where}): scored in full instead of in windows"
+            note = (f"the source cannot be sought precisely ({where}): the windows were read in one pass from the "
+                    "start (the whole reference decoded, only the windows scored)")
             logger.warning("%s", note)
-            sampling, windows = plan_windows(counts, smallest.segments, rate, replace(policy, mode="full"))
             margin = SEEK_MARGINS_S[0]
     return ScoringPlan(sampling, windows, sum(counts), rate, size, model, model_spec(model), note, margin,
-                       tuple(reference_filters))
+                       sequential, tuple(reference_filters))
 
 
 def _merge(parts: list[dict[str, Any]], trimmed: bool) -> tuple[dict[str, dict[str, float | int]],
@@ -136,13 +137,19 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
     done = 0
     commands: list[list[str]] = []
     deadline = None if timeout is None else started + timeout
-    for p, window in enumerate(plan.windows):
+    # one pass per window, or (a source that cannot be sought) every window in one pass
+    passes = [list(plan.windows)] if plan.sequential else [[w] for w in plan.windows]
+    for p, group in enumerate(passes):
         if stop is not None and stop.is_set():
             raise MeasurementFailed("scoring was stopped", stopped=True)
         logs = [workdir / f"vmaf_{p:04d}_{i:02d}.json" for i in range(len(renditions))]
-        cmd = build_pass_cmd(ffmpeg, str(Path(reference).resolve()), renditions, plan, window, options,
-                             [str(log) for log in logs], reference_formats=reference_formats,
-                             reference_size=reference_size, pix_fmt=pix_fmt)
+        cmd = build_windows_cmd(ffmpeg, str(Path(reference).resolve()), renditions, plan, group, options,
+                                [str(log) for log in logs], reference_formats=reference_formats,
+                                reference_size=reference_size, pix_fmt=pix_fmt)
+        # the pass's frame i is this frame of the title; the first frame of a window that starts mid-title has
+        # no predecessor in the pass (or the wrong one): its motion feature would be wrong, so it is not kept
+        title_frame = [w.start_frame + k for w in group for k in range(w.frames)]
+        dropped = {w.start_frame for w in group if w.start_frame > 0}
         commands.append(cmd)
         base = done
 
@@ -163,22 +170,29 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
             if result.returncode != 0 or not all(log.exists() for log in logs):
                 raise classify_failure(cmd, result.returncode, result.stderr_tail)
             for i, log in enumerate(logs):
-                parsed = parse_vmaf_log(log.read_text(encoding="utf-8"), pix_fmt=reference_pix_fmt,
-                                        frame_base=window.start_frame)
+                parsed = parse_vmaf_log(log.read_text(encoding="utf-8"), pix_fmt=reference_pix_fmt)
                 version = version or parsed["version"]
-                if window.start_frame > 0:  # no predecessor in this pass: its motion feature would read 0
-                    parsed["frames"] = [row for row in parsed["frames"] if row["frame"] != window.start_frame]
+                rows = []
+                for row in parsed["frames"]:
+                    local = int(row["frame"])
+                    if local < len(title_frame) and title_frame[local] not in dropped:
+                        rows.append({**row, "frame": title_frame[local]})
+                parsed["frames"] = rows
                 per_rendition[i].append(parsed)
         finally:
             for log in logs:
                 log.unlink(missing_ok=True)
-        done += window.frames
+        done += len(title_frame)
     scores = []
     for rendition, parts in zip(renditions, per_rendition, strict=True):
         trimmed = any(w.start_frame > 0 for w in plan.windows)
         pooled, frames = _merge(parts, trimmed)
-        expected = sum(math.ceil(w.frames / options.subsample) - (1 if w.start_frame > 0 else 0)
-                       for w in plan.windows)
+        expected = 0
+        for group in ([list(plan.windows)] if plan.sequential else [[w] for w in plan.windows]):
+            frames_of = [w.start_frame + k for w in group for k in range(w.frames)]
+            skip = {w.start_frame for w in group if w.start_frame > 0}
+            expected += sum(1 for local, f in enumerate(frames_of) if local % options.subsample == 0
+                            and f not in skip)
         warnings = []
         if len(frames) != expected:
             warnings.append(f"libvmaf scored {len(frames)} frames where {expected} were expected: the rendition "
@@ -188,5 +202,5 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
         scores.append(RenditionScore(rendition.name, pooled, frames, tuple(warnings)))
     elapsed = time.monotonic() - started
     logger.info("scored %d renditions (%s, %d passes, %d frames each) in %.1fs", len(renditions), plan.sampling,
-                len(plan.windows), plan.frames_compared, elapsed)
-    return LadderResult(plan, tuple(scores), version, elapsed, len(plan.windows), commands)
+                len(passes), plan.frames_compared, elapsed)
+    return LadderResult(plan, tuple(scores), version, elapsed, len(passes), commands)

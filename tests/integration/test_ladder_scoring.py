@@ -152,19 +152,28 @@ TS_PROFILE = Profile(name="t", rungs=(Rung(height=240, bitrate_k=500), Rung(heig
                      gop_seconds=1, segment_seconds=2, cpu_preset="ultrafast")
 
 
-def test_a_transport_stream_is_scored_in_full_and_a_late_seek_is_refused(tmp_path: Path, ffmpeg: str) -> None:
-    """A TS is sought by bisection and lands past the point; windows there paired frames wrongly (VMAF 91 against
-    41 for the same frame in full scoring), so a TS source is scored in full, with the reason in the plan."""
+def test_a_transport_stream_is_read_in_one_pass_and_stays_exact(tmp_path: Path, ffmpeg: str) -> None:
+    """A TS is sought by bisection and lands past the point (windows sought there scored a frame 91 where full
+    scoring gives it 41): its windows are read in one pass from the start instead, and pair exactly."""
     source = broadcast(tmp_path / "broadcast.ts", ffmpeg, 25)
     parts, rate, size = package(source, tmp_path / "pkg", TS_PROFILE)
+    options = quality.MeasureOptions(metrics=("vmaf",), subsample=5, n_threads=2)  # 50-frame segments
     policy = SamplingPolicy(mode="windows", window_s=2, spacing_s=4, min_windows=3)
-    plan = plan_scoring(parts, rate=rate, display_size=size, options=OPTIONS, policy=policy, reference=source)
-    assert plan.sampling == "full" and plan.note is not None and "container" in plan.note
+    plan = plan_scoring(parts, rate=rate, display_size=size, options=options, policy=policy, reference=source)
+    assert plan.sampling == "windows" and plan.sequential and plan.note is not None and "container" in plan.note
+    sampled = score_ladder(source, parts, plan, options, tmp_path / "scratch", reference_size=size)
+    assert sampled.passes == 1 and len(sampled.commands) == 1 and "-ss" not in sampled.commands[0]
+    full = score(source, parts, rate, size, tmp_path, SamplingPolicy(mode="full"), options)
+    for windowed, whole in zip(sampled.scores, full.scores, strict=True):
+        by_frame = {row["frame"]: row["vmaf"] for row in whole.frames}
+        assert len(windowed.frames) >= 25 and not windowed.warnings
+        for row in windowed.frames:
+            assert row["vmaf"] == pytest.approx(by_frame[row["frame"]], abs=1e-6), row["frame"]
     mp4 = tmp_path / "broadcast.mp4"
     ff(ffmpeg, "-i", str(source), "-c", "copy", str(mp4))
     assert late_seek(mp4, [(5.0, 5.0), (9.0, 9.0)]) is None  # the same stream in an MP4 is sought in time
-    remuxed = plan_scoring(parts, rate=rate, display_size=size, options=OPTIONS, policy=policy, reference=mp4)
-    assert remuxed.sampling == "windows" and remuxed.note is None
+    remuxed = plan_scoring(parts, rate=rate, display_size=size, options=options, policy=policy, reference=mp4)
+    assert remuxed.sampling == "windows" and not remuxed.sequential and remuxed.note is None
 
 
 def test_windows_in_an_mp4_stay_exact_with_a_late_start_and_b_frames(tmp_path: Path, ffmpeg: str) -> None:
