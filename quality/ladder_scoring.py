@@ -50,9 +50,8 @@ class LadderResult:
     libvmaf_version: str | None
     elapsed_seconds: float
     passes: int = 1
+    """ffmpeg runs: one per window, or one for every window of a source that cannot be sought."""
     commands: list[list[str]] = field(default_factory=list)
-    """The first frame of a pass that starts mid-title is not kept: VMAF's motion feature needs the frame before
-    it, which the pass did not decode."""
 
 
 def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, display_size: tuple[int, int],
@@ -61,9 +60,9 @@ def plan_scoring(renditions: Sequence[RenditionParts], *, rate: Fraction, displa
                  reference_formats: str | None = None) -> ScoringPlan:
     """Decide the passes: full or windows (``policy``), at the model's display size.
 
-    With ``reference``, windows are planned only where a seek to each of them lands in time (``late_seek``);
-    otherwise the title is scored in full and the plan's ``note`` says why. Raises ``TooSmallToScore`` for a source
-    below libvmaf's smallest frame.
+    With ``reference``, each window is sought only where a seek to it lands in time (``late_seek``); otherwise the
+    windows are read in one pass from the start (``sequential``) and the plan's ``note`` says why. Raises
+    ``TooSmallToScore`` for a source below libvmaf's smallest frame.
     """
     if not renditions:
         raise ValueError("no renditions to score")
@@ -137,8 +136,15 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
     done = 0
     commands: list[list[str]] = []
     deadline = None if timeout is None else started + timeout
-    # one pass per window, or (a source that cannot be sought) every window in one pass
+    # one pass per window, or (a source that cannot be sought) every window in one pass. The first frame of a
+    # window that starts mid-title has no predecessor in its pass (or the wrong one): its motion feature would be
+    # wrong, so it is not kept
     passes = [list(plan.windows)] if plan.sequential else [[w] for w in plan.windows]
+    expected = 0
+    for group in passes:
+        dropped = {w.start_frame for w in group if w.start_frame > 0}
+        frames_of = [w.start_frame + k for w in group for k in range(w.frames)]
+        expected += sum(1 for local, f in enumerate(frames_of) if local % options.subsample == 0 and f not in dropped)
     for p, group in enumerate(passes):
         if stop is not None and stop.is_set():
             raise MeasurementFailed("scoring was stopped", stopped=True)
@@ -146,9 +152,7 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
         cmd = build_windows_cmd(ffmpeg, str(Path(reference).resolve()), renditions, plan, group, options,
                                 [str(log) for log in logs], reference_formats=reference_formats,
                                 reference_size=reference_size, pix_fmt=pix_fmt)
-        # the pass's frame i is this frame of the title; the first frame of a window that starts mid-title has
-        # no predecessor in the pass (or the wrong one): its motion feature would be wrong, so it is not kept
-        title_frame = [w.start_frame + k for w in group for k in range(w.frames)]
+        title_frame = [w.start_frame + k for w in group for k in range(w.frames)]  # the pass's frame i
         dropped = {w.start_frame for w in group if w.start_frame > 0}
         commands.append(cmd)
         base = done
@@ -185,14 +189,7 @@ def score_ladder(reference: str | Path, renditions: Sequence[RenditionParts], pl
         done += len(title_frame)
     scores = []
     for rendition, parts in zip(renditions, per_rendition, strict=True):
-        trimmed = any(w.start_frame > 0 for w in plan.windows)
-        pooled, frames = _merge(parts, trimmed)
-        expected = 0
-        for group in ([list(plan.windows)] if plan.sequential else [[w] for w in plan.windows]):
-            frames_of = [w.start_frame + k for w in group for k in range(w.frames)]
-            skip = {w.start_frame for w in group if w.start_frame > 0}
-            expected += sum(1 for local, f in enumerate(frames_of) if local % options.subsample == 0
-                            and f not in skip)
+        pooled, frames = _merge(parts, trimmed=any(w.start_frame > 0 for w in plan.windows))
         warnings = []
         if len(frames) != expected:
             warnings.append(f"libvmaf scored {len(frames)} frames where {expected} were expected: the rendition "

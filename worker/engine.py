@@ -43,7 +43,7 @@ from worker.manifest import (
 )
 from worker.package import collect_renditions, master_playlist, read_codecs, staging_dir, write_master
 from worker.planning import JobPlan, cpu_replan, plan_job
-from worker.quality_stage import QUALITY_SCRATCH, apply_policy, gpu_failure, measure_renditions, vmaf_device
+from worker.quality_stage import apply_policy, gpu_failure, measure_renditions, vmaf_device
 from worker.settings import EngineSettings
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "DecodeErrorLog", "JobPlan", "JobProgress", "classify_failure",
@@ -263,7 +263,6 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
                 report=progress, stop=stop, policy=sampling or settings.sampling_policy())
             apply_policy(renditions, settings)
             t = lap("quality", t)
-        shutil.rmtree(folder / QUALITY_SCRATCH, ignore_errors=True)
         build = ffmpeg_build(ffmpeg)
         manifest = Manifest(
             schema=MANIFEST_SCHEMA,

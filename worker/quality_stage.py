@@ -89,11 +89,18 @@ def _score(source: SourceInfo, parts: list[RenditionParts], plan: ScoringPlan,
            options: quality.MeasureOptions, scratch: Path, timeout: float, settings: EngineSettings,
            stop: threading.Event | None, report: Callable[[float], None]) -> tuple[LadderResult, str | None]:
     """Score on the chosen device; a GPU failure of ``libvmaf_cuda`` is scored again on the CPU, with a note."""
-    kwargs = dict(reference_formats=settings.input_formats, reference_size=(source.width, source.height),
-                  reference_pix_fmt=source.pix_fmt, timeout=timeout, stall_timeout=settings.stall_timeout_s,
-                  stop=stop, on_progress=report)
+    # what ffmpeg decodes: the coded size, turned upright (autorotation), without the sample aspect ratio
+    decoded = (source.coded_height, source.coded_width) if source.rotation % 180 == 90 else \
+        (source.coded_width, source.coded_height)
+
+    def attempt(device_options: quality.MeasureOptions) -> LadderResult:
+        return score_ladder(source.path, parts, plan, device_options, scratch,
+                            reference_formats=settings.input_formats, reference_size=decoded,
+                            reference_pix_fmt=source.pix_fmt, timeout=timeout,
+                            stall_timeout=settings.stall_timeout_s, stop=stop, on_progress=report)
+
     try:
-        return score_ladder(source.path, parts, plan, options, scratch, **kwargs), None  # type: ignore[arg-type]
+        return attempt(options), None
     except quality.QualityError as exc:
         outcome = exc.outcome if isinstance(exc, quality.MeasurementFailed) else "failed"
         tail = exc.stderr_tail if isinstance(exc, quality.MeasurementFailed) else ""
@@ -101,9 +108,7 @@ def _score(source: SourceInfo, parts: list[RenditionParts], plan: ScoringPlan,
         if failure is None or outcome != "failed":
             raise
     logger.warning("libvmaf_cuda failed (%s); scoring on the CPU", failure)
-    result = score_ladder(source.path, parts, plan, replace(options, device="cpu"), scratch,
-                          **kwargs)  # type: ignore[arg-type]
-    return result, f"libvmaf_cuda failed ({failure}); scored on the CPU"
+    return attempt(replace(options, device="cpu")), f"libvmaf_cuda failed ({failure}); scored on the CPU"
 
 
 def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Sequence[RenditionFiles],

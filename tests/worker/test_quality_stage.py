@@ -224,3 +224,14 @@ def test_a_source_larger_than_the_models_display_is_scored_at_the_display(tmp_pa
     assert manifest["quality"]["scoring_size"] == [1920, 960]
     assert manifest["quality"]["sampling"] == "full" and manifest["quality"]["frames_compared"] == 30
     assert all(r["vmaf"]["count"] == 15 for r in manifest["renditions"])  # every 2nd of 30 frames
+
+
+def test_an_anamorphic_source_is_scored_at_its_display_size(tmp_path: Path, ffmpeg: str) -> None:
+    """Coded 320x240 with a 2:1 sample aspect ratio: ffmpeg decodes 320x240, the display is 640x240; the
+    reference must be scaled to the display size, or libvmaf meets two sizes and fails."""
+    source = tmp_path / "anamorphic.mp4"
+    ff(ffmpeg, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=1,setsar=2/1", "-c:v", "libx264",
+       "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(source))
+    manifest = transcode(source, tmp_path / "pkg", profile=PROFILE, settings=measuring())
+    assert manifest["source"]["width"] == 640 and manifest["quality"]["scoring_size"] == [640, 240]
+    assert manifest["renditions"][0]["vmaf"]["mean"] > 50
