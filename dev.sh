@@ -88,10 +88,31 @@ with zipfile.ZipFile(sys.argv[1]) as z, z.open("helm/helm") as src, open(sys.arg
   echo "$want" > "$stamp"
 }
 
+# Prometheus and promtool from Debian's (or Ubuntu's) `prometheus` package, unpacked into .tools/prometheus: the
+# delivery tests scrape real workers with it on loopback and check the alert rules with promtool. Unpacked, not
+# installed, so no service is started and no root is needed once the package lists are there.
+setup_prometheus() {
+  local dir=.tools/prometheus tmp
+  if [ -x "$dir/usr/bin/prometheus" ] && [ -x "$dir/usr/bin/promtool" ]; then
+    return
+  fi
+  log "fetching Debian's prometheus package into $dir"
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+    as_root apt-get update -qq
+    (cd "$tmp" && apt-get download prometheus >/dev/null)
+  fi
+  rm -rf "$dir" && mkdir -p "$dir"
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$dir"
+  rm -rf "$tmp"
+  "$dir/usr/bin/prometheus" --version >/dev/null
+}
+
 setup() {
   setup_python
   setup_azurite
   setup_deploy_tools
+  setup_prometheus
 }
 
 cmd=${1:-}

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     load.add_argument("-t", "--run-time", default="60s", help="per scenario (locust syntax: 60s, 2m)")
     load.add_argument("--wait", type=float, nargs=2, default=(10.0, 18.0), metavar=("MIN", "MAX"),
                       help="seconds a user waits between uploads (uniform); 0 0 uploads back to back")
+    load.add_argument("--uploads-per-user", type=int, default=0,
+                      help="each user stops after this many uploads (0: uploads until the run time ends); with "
+                      "--wait 0 0 and users arriving at --spawn-rate, -u N --uploads-per-user 1 makes exactly N "
+                      "uploads spread over N / spawn-rate seconds")
     load.add_argument("--processes", type=int, default=1, help="locust processes (-1: one per core)")
     load.add_argument("--upload-size", type=parse_size, default=parse_size("64KiB"),
                       help="bytes per upload: a small MP4 padded to this size")
@@ -118,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     gates = Gates(args.max_fail_ratio, args.max_upload_p95_ms, args.max_enqueue_p95_ms, args.max_lost,
                   args.max_duplicates, args.min_throughput_ratio, args.max_drain_s)
     options = Options(users=args.users, spawn_rate=args.spawn_rate, run_time=args.run_time, wait=tuple(args.wait),
-                      processes=args.processes, drain_timeout=args.drain_timeout,
+                      uploads_per_user=args.uploads_per_user, processes=args.processes,
+                      drain_timeout=args.drain_timeout,
                       delivery_workers=args.delivery_workers, check_queue=not args.skip_queue_check,
                       delete_messages=args.delete_messages, e2e_clips=args.e2e_clips, e2e_workers=args.e2e_workers,
                       e2e_timeout=args.e2e_timeout, e2e_quality=args.e2e_quality, gates=gates)
@@ -131,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             config = RunConfig(scenario=sc, target=target, container=names.raw if sc == "raw" else names.uploads,
                                prefix=f"loadtest/{run_id}/{sc}/", payload=str(out / "payload.mp4"),
                                uploads_log=str(out / "uploads" / sc), summary_path=str(out / f"{sc}_uploads.json"),
-                               gates=gates, wait=options.wait)
+                               gates=gates, wait=options.wait, uploads_per_user=options.uploads_per_user)
             run = LocustRun(args.users, args.spawn_rate, args.run_time, out / sc, out / f"{sc}.html",
                             processes=args.processes)
             print(shlex.join(locust_cmd(config, run)))

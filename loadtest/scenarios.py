@@ -69,6 +69,7 @@ class Options:
     spawn_rate: float = 200
     run_time: str = "60s"
     wait: tuple[float, float] = (10.0, 18.0)
+    uploads_per_user: int = 0  # 0: as many as the run time allows
     processes: int = 1
     drain_timeout: float = 120.0
     delivery_workers: int = 8
@@ -155,7 +156,7 @@ class Session:
         config = RunConfig(scenario=scenario, target=target or self.target, container=container,
                            prefix=self.prefix(scenario), payload=str(payload), uploads_log=str(log_stem),
                            summary_path=str(summary_path), gates=o.gates, wait=wait if wait is not None else o.wait,
-                           uploads_per_user=uploads_per_user)
+                           uploads_per_user=uploads_per_user or o.uploads_per_user)
         run = LocustRun(users=users, spawn_rate=o.spawn_rate if scenario != "e2e" else users, run_time=run_time,
                         csv_prefix=self.out / scenario, html=self.out / f"{scenario}.html", processes=o.processes)
         logger.info("%s: %d users for %s", scenario, users, run_time)

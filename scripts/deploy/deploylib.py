@@ -1,5 +1,5 @@
 """What the deploy scripts share: a dry-run aware command runner, Prometheus instant queries and their recorded
-results, and the worker's signals as PromQL.
+results, the worker's signals as PromQL, and the checks the gates print, with their waivers.
 
 Every script here reads ``--dry-run`` or ``DRY_RUN=1``: commands are printed to stdout as ``+ <shell-quoted argv>``
 instead of being run, so the workflow's decisions can be replayed offline on recorded inputs.
@@ -10,40 +10,54 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shlex
 import subprocess
 import sys
+import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROMETHEUS_RESOURCE", "SIGNALS", "Prometheus", "Runner", "dry_run_env", "load_json", "log",
-           "promql", "scalar", "selector"]
+__all__ = ["PROMETHEUS_RESOURCE", "SIGNALS", "Check", "Prometheus", "Runner", "apply_waivers", "check_window",
+           "dry_run_env", "load_json", "log", "parse_waivers", "promql", "scalar", "selector", "window_since"]
 
 # The token audience of Azure Monitor managed Prometheus query endpoints.
 PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
 
-# The worker's signals, per slot: {sel} is a label matcher list, {window} a range such as 15m.
+# Outcomes of one attempt at a job on one worker (worker/service.py). `retried` is an attempt that failed with a
+# transient error and went back to the queue: another slot may finish the job, so a slot whose every attempt fails
+# transiently would look clean if only final outcomes counted. `skipped` (a duplicate message) and `released` (a
+# drain) are not attempts.
+ATTEMPTS = "succeeded|failed|poisoned|retried"
+ERRORS = "failed|poisoned|retried"
+
+# The worker's signals, per slot: {sel} is a label matcher list, {window} a range such as 15m. A signal with no
+# data is None, and every gate treats None as a failure with its reason, never as a pass.
 SIGNALS: dict[str, str] = {
-    # finished jobs (retries and skips are not outcomes of a job)
-    "jobs": 'sum(increase(transcoder_jobs_total{{{sel},outcome=~"succeeded|failed|poisoned"}}[{window}]))',
-    # share of finished jobs that failed or were poisoned
-    "error_rate": ('sum(increase(transcoder_jobs_total{{{sel},outcome=~"failed|poisoned"}}[{window}]))'
-                   ' / clamp_min(sum(increase(transcoder_jobs_total{{{sel},outcome=~"succeeded|failed|poisoned"}}'
-                   '[{window}])), 1)'),
+    # attempts at jobs that ended on the slot in the window
+    "jobs": f'sum(increase(transcoder_jobs_total{{{{{{sel}},outcome=~"{ATTEMPTS}"}}}}[{{window}}]))',
+    # share of those attempts that failed, were poisoned or were retried; no data (NaN) without attempts
+    "error_rate": (f'sum(increase(transcoder_jobs_total{{{{{{sel}},outcome=~"{ERRORS}"}}}}[{{window}}]))'
+                   f' / sum(increase(transcoder_jobs_total{{{{{{sel}},outcome=~"{ATTEMPTS}"}}}}[{{window}}]))'),
     # GPU busy ratio and NVENC busy ratio (0-1); absent when NVML sees no GPU
     "gpu_utilization": "avg(avg_over_time(transcoder_gpu_utilization_ratio{{{sel}}}[{window}]))",
     "encoder_utilization": "avg(avg_over_time(transcoder_gpu_encoder_utilization_ratio{{{sel}}}[{window}]))",
     # p95 of the time a job holds its queue message, lease to delete (succeeded jobs)
     "queue_latency_p95_seconds": ('histogram_quantile(0.95, sum by (le) (rate(transcoder_job_duration_seconds_bucket'
                                   '{{{sel},outcome="succeeded"}}[{window}])))'),
-    "poisoned": "sum(increase(transcoder_poisoned_total{{{sel}}}[{window}]))",
-    "fallbacks": "sum(increase(transcoder_encoder_fallbacks_total{{{sel}}}[{window}]))",
-    # scraped targets that answered, 0-1
+    # these counters have a series per reason only once one happened: 0 while the slot's targets are scraped,
+    # no data when nothing is
+    "poisoned": "sum(increase(transcoder_poisoned_total{{{sel}}}[{window}])) or (0 * sum(up{{{sel}}}))",
+    "fallbacks": "sum(increase(transcoder_encoder_fallbacks_total{{{sel}}}[{window}])) or (0 * sum(up{{{sel}}}))",
+    # scraped targets that answered, 0-1; how many targets; seconds since the newest scrape (stale data)
     "up": "avg(up{{{sel}}})",
+    "targets": "count(up{{{sel}}})",
+    "scrape_age_seconds": "time() - max(timestamp(up{{{sel}}}))",
 }
 
 
@@ -78,6 +92,70 @@ class Runner:
             detail = "" if secret_output or not capture else f": {result.stderr.strip()[-2000:]}"
             raise RuntimeError(f"{argv[0]} exited {result.returncode}{detail}")
         return result.stdout if capture else ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of a gate's verdict."""
+
+    name: str
+    passed: bool
+    detail: str
+    waived: str = ""
+
+
+def parse_waivers(items: Iterable[str], table: str = "", scope: str = "") -> dict[str, str]:
+    """Waivers by check name, from ``--waive CHECK=REASON`` items and a JSON table ``{"scope": {"check": "reason"}}``
+    (``scope`` a region or a slot; ``"*"`` for all). A waiver without a reason is refused."""
+    waivers: dict[str, str] = {}
+    if table.strip():
+        parsed = json.loads(table)
+        if not isinstance(parsed, dict):
+            raise ValueError("the waivers table must be a JSON object of {scope: {check: reason}}")
+        for key in ("*", scope):
+            entry = parsed.get(key) or {}
+            if not isinstance(entry, dict):
+                raise ValueError(f"waivers for {key!r} must be an object of {{check: reason}}")
+            waivers.update({str(k): str(v) for k, v in entry.items()})
+    for item in items:
+        name, sep, reason = item.partition("=")
+        waivers[name.strip()] = reason.strip() if sep else ""
+    empty = sorted(name for name, reason in waivers.items() if not reason.strip())
+    if empty:
+        raise ValueError(f"a waiver needs a reason (CHECK=REASON): {', '.join(empty)}")
+    return waivers
+
+
+def apply_waivers(checks: list[Check], waivers: Mapping[str, str]) -> list[Check]:
+    """A failed check with a waiver passes, and says so; a waiver for a check that does not exist is an error (a
+    typo must not leave the check it meant to waive failing unnoticed, nor waive nothing silently)."""
+    unknown = sorted(set(waivers) - {c.name for c in checks})
+    if unknown:
+        raise ValueError(f"waivers for unknown checks {unknown}; checks: {[c.name for c in checks]}")
+    out = []
+    for c in checks:
+        reason = waivers.get(c.name)
+        if reason and not c.passed:
+            c = replace(c, passed=True, waived=reason, detail=f"WAIVED ({reason}): {c.detail}")
+        out.append(c)
+    return out
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def window_since(since: float, now: float | None = None) -> str:
+    """A PromQL range covering everything from ``since`` (epoch seconds) until now, at least one minute."""
+    elapsed = (time.time() if now is None else now) - since
+    if elapsed <= 0:
+        raise ValueError(f"--since {since:.0f} is in the future")
+    return f"{max(60, math.ceil(elapsed))}s"
+
+
+def check_window(window: str) -> str:
+    if not _DURATION.match(window):
+        raise ValueError(f"window {window!r}: give a number and a unit, e.g. 15m or 900s")
+    return window
 
 
 def load_json(path: Path) -> Any:
@@ -120,13 +198,17 @@ def scalar(response: Mapping[str, Any]) -> float | None:
 
 @dataclass
 class Prometheus:
-    """Instant queries against a Prometheus HTTP API (Azure Monitor managed Prometheus: a bearer token for
-    PROMETHEUS_RESOURCE from the signed-in Azure CLI)."""
+    """Instant queries against a Prometheus HTTP API. ``auth="azure"``: Azure Monitor managed Prometheus, a bearer
+    token for PROMETHEUS_RESOURCE from the signed-in Azure CLI; ``"none"``: a plain Prometheus (loopback, tests)."""
 
     url: str
     runner: Runner
+    auth: str = "azure"
     timeout_s: float = 30
     _token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._bearer()}"} if self.auth == "azure" else {}
 
     def _bearer(self) -> str:
         if self._token is None:
@@ -139,12 +221,18 @@ class Prometheus:
         """The response JSON; None in dry-run (the query is printed instead)."""
         endpoint = self.url.rstrip("/") + "/api/v1/query?" + urllib.parse.urlencode({"query": expr})
         if self.runner.dry_run:
-            self._bearer()
+            self._headers()
             print(f"+ GET {self.url.rstrip('/')}/api/v1/query query={expr}", flush=True)
             return None
-        request = urllib.request.Request(endpoint, headers={"Authorization": f"Bearer {self._bearer()}"})
-        with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-            result: dict[str, Any] = json.load(response)
+        request = urllib.request.Request(endpoint, headers=self._headers())
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                result: dict[str, Any] = json.load(response)
+        except urllib.error.HTTPError as exc:
+            body = exc.read().decode("utf-8", "replace")[:500]
+            raise RuntimeError(f"Prometheus at {self.url} answered {exc.code} to {expr!r}: {body}") from exc
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise RuntimeError(f"Prometheus at {self.url} cannot be queried: {exc}") from exc
         return result
 
     def signals(self, names: list[str], sel: str, window: str) -> dict[str, Any] | None:
