@@ -36,6 +36,16 @@ PROMETHEUS_RESOURCE = "https://prometheus.monitor.azure.com"
 ATTEMPTS = "succeeded|failed|poisoned|retried"
 ERRORS = "failed|poisoned|retried"
 
+def _new_or_increase(counter: str) -> str:
+    """Events of a counter labelled by reason. Its series per reason appears at the first event, already at 1, and
+    increase() cannot count what came before a series' first sample: the first poisoned message of a slot would
+    read as none. A series that is new within the window counts with its whole value, an older one with its
+    increase; 0 when the slot's targets are scraped and no series exists."""
+    s = f"{counter}{{{{{{sel}}}}}}"
+    return (f"sum(({s} unless {s} offset {{window}}) or increase({s}[{{window}}]))"
+            " or (0 * sum(up{{{sel}}}))")
+
+
 # The worker's signals, per slot: {sel} is a label matcher list, {window} a range such as 15m. A signal with no
 # data is None, and every gate treats None as a failure with its reason, never as a pass.
 SIGNALS: dict[str, str] = {
@@ -50,10 +60,10 @@ SIGNALS: dict[str, str] = {
     # p95 of the time a job holds its queue message, lease to delete (succeeded jobs)
     "queue_latency_p95_seconds": ('histogram_quantile(0.95, sum by (le) (rate(transcoder_job_duration_seconds_bucket'
                                   '{{{sel},outcome="succeeded"}}[{window}])))'),
-    # these counters have a series per reason only once one happened: 0 while the slot's targets are scraped,
-    # no data when nothing is
-    "poisoned": "sum(increase(transcoder_poisoned_total{{{sel}}}[{window}])) or (0 * sum(up{{{sel}}}))",
-    "fallbacks": "sum(increase(transcoder_encoder_fallbacks_total{{{sel}}}[{window}])) or (0 * sum(up{{{sel}}}))",
+    # poisoned messages and CPU fallbacks in the window (see _new_or_increase); 0 while the slot's targets are
+    # scraped and none happened, no data when nothing is scraped
+    "poisoned": _new_or_increase("transcoder_poisoned_total"),
+    "fallbacks": _new_or_increase("transcoder_encoder_fallbacks_total"),
     # scraped targets that answered, 0-1; how many targets; seconds since the newest scrape (stale data)
     "up": "avg(up{{{sel}}})",
     "targets": "count(up{{{sel}}})",

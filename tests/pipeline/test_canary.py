@@ -115,7 +115,8 @@ def test_the_live_queries_in_dry_run() -> None:
     assert queries[2] == f"avg(avg_over_time(transcoder_gpu_utilization_ratio{{{green}}}[20m]))"
     assert queries[4] == ("histogram_quantile(0.95, sum by (le) (rate(transcoder_job_duration_seconds_bucket"
                           f'{{{green},outcome="succeeded"}}[20m])))')
-    assert queries[5] == (f"sum(increase(transcoder_encoder_fallbacks_total{{{green}}}[20m])) or "
+    fallbacks = f"transcoder_encoder_fallbacks_total{{{green}}}"
+    assert queries[5] == (f"sum(({fallbacks} unless {fallbacks} offset 20m) or increase({fallbacks}[20m])) or "
                           f"(0 * sum(up{{{green}}}))")
     assert queries[8] == f"time() - max(timestamp(up{{{green}}}))"
     assert all('service="transcoder-blue"' in q for q in queries[9:])

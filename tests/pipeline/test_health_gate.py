@@ -101,7 +101,9 @@ def test_the_live_reads_in_dry_run() -> None:
     queries = [line.split(" query=", 1)[1] for line in lines if line.startswith("GET ")]
     assert len(queries) == 7
     sel = 'service="transcoder-blue",namespace="media",cluster="aks-transcoder-prod-westeurope"'
-    assert queries[3] == f"sum(increase(transcoder_encoder_fallbacks_total{{{sel}}}[10m])) or (0 * sum(up{{{sel}}}))"
+    fallbacks = f"transcoder_encoder_fallbacks_total{{{sel}}}"
+    assert queries[3] == (f"sum(({fallbacks} unless {fallbacks} offset 10m) or increase({fallbacks}[10m])) or "
+                          f"(0 * sum(up{{{sel}}}))")
     assert queries[5:] == [f"count(up{{{sel}}})", f"time() - max(timestamp(up{{{sel}}}))"]
     assert json.loads(result.stdout.splitlines()[-1]) == {"region": "westeurope", "decision": "dry-run"}
 
