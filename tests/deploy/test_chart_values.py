@@ -31,6 +31,8 @@ from tests.deploy.conftest import CHART, REQUIRED, helm_template, render, render
     (["--set", "storage.endpointSuffix=example.org"], ['storage.endpointSuffix "example.org" is not a known']),
     (["--set", "worker.extraEnv[0].name=WORKER_STORAGE_CONNECTION_STRING", "--set", "worker.extraEnv[0].value=x"],
      ["worker.extraEnv WORKER_STORAGE_CONNECTION_STRING looks like a credential"]),
+    (["--set", "metrics.collection=annotations", "--set", "metrics.scrapeAnnotations=false"],
+     ["metrics.collection is annotations while metrics.scrapeAnnotations is false", "metrics.collection=none"]),
 ])
 def test_inconsistent_values_are_refused_with_what_to_fix(args: list[str], expected: list[str]) -> None:
     error = render_error(*args)
@@ -59,6 +61,9 @@ def test_defaults_alone_ask_for_the_two_required_values() -> None:
     (["--set", "storage.accountName=Not_An_Account"], "storage.accountName"),
     (["--set", "image.digest=latest"], "image.digest"),
     (["--set", "profile.codec=mpeg2"], "profile.codec"),
+    (["--set", "metrics.collection=prometheus"], "metrics.collection"),
+    (["--set", "metrics.interval=30"], "metrics.interval"),
+    (["--set", "serviceMonitor.enabled=true"], "Additional property serviceMonitor is not allowed"),
     (["--set-json", "worker.extraEnv=[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\"}}}]"],
      "worker.extraEnv"),
 ])
@@ -90,7 +95,7 @@ def test_every_value_is_documented_and_in_the_readme_table() -> None:
                 "scaling.maxReplicas", "scaling.queueLength", "scaling.activationQueueLength",
                 "scaling.queueLengthStrategy", "scaling.cooldownPeriod", "gpu.enabled", "gpu.count", "gpu.tolerations",
                 "gpu.nodeSelector", "gpu.runtimeClassName", "worker.drainSeconds", "worker.encoder",
-                "terminationGracePeriodSeconds", "scratch.sizeLimit", "profile", "serviceMonitor.enabled",
+                "terminationGracePeriodSeconds", "scratch.sizeLimit", "profile", "metrics.collection",
                 "networkPolicy.enabled", "podDisruptionBudget.enabled", "resources"]
     assert [key for key in pipeline if key not in docs] == []
 

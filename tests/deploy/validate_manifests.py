@@ -4,9 +4,10 @@
 
 Core kinds are validated strictly (unknown fields refused) against the Kubernetes schemas that kubernetes-validate
 ships. The custom resources that those schemas lack (KEDA's ScaledObject, ScaledJob and TriggerAuthentication, the
-Prometheus Operator's ServiceMonitor) are validated against the schemas in ``schemas/``, written from the CRDs'
-fields, which reuse the Kubernetes definitions for the parts that are Kubernetes types (a ScaledJob's Job spec,
-object metadata). A kind that has neither is an error. Prints one JSON object per document, one per line.
+ServiceMonitor of the Prometheus Operator and of Azure Monitor managed Prometheus, the PrometheusRule) are validated
+against the schemas in ``schemas/``, written from the CRDs' fields, which reuse the Kubernetes definitions for the
+parts that are Kubernetes types (a ScaledJob's Job spec, object metadata). A kind that has neither is an error.
+Prints one JSON object per document, one per line.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ CUSTOM = {
     ("keda.sh/v1alpha1", "ScaledJob"): "keda.json#/$defs/ScaledJob",
     ("keda.sh/v1alpha1", "TriggerAuthentication"): "keda.json#/$defs/TriggerAuthentication",
     ("monitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json#/$defs/ServiceMonitor",
+    # managed Prometheus's copy of the Operator's CRD, in a group of its own
+    ("azmonitoring.coreos.com/v1", "ServiceMonitor"): "servicemonitor.json#/$defs/ServiceMonitor",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule.json#/$defs/PrometheusRule",
 }
 
 

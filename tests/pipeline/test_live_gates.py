@@ -190,6 +190,16 @@ def gate(live: Live, release: str, *extra: str) -> tuple[int, dict[str, Any], st
                    "--window", "10m", "--no-require-gpu", *extra)
 
 
+def _exported(live: Live) -> set[str]:
+    """The series names a real worker's /metrics has after its jobs."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{live.ports['transcoder-green']}/metrics", timeout=5) as r:
+        exposition = r.read().decode()
+    exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and line[0] != "#"}
+    # a labelled counter has no sample before its first event (transcoder_poisoned_total): its family is declared
+    declared = {line.split()[2] for line in exposition.splitlines() if line.startswith("# TYPE ")}
+    return exported | {name for name in declared if name.endswith("_total")}
+
+
 def checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in verdict["checks"]}
 
@@ -267,12 +277,7 @@ def test_the_gates_query_series_the_workers_export(live: Live) -> None:
     sys.path.insert(0, str(SCRIPTS))
     import deploylib
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{live.ports['transcoder-green']}/metrics", timeout=5) as r:
-        exposition = r.read().decode()
-    exported = {line.split("{")[0].split(" ")[0] for line in exposition.splitlines() if line and line[0] != "#"}
-    # a labelled counter has no sample before its first event (transcoder_poisoned_total): its family is declared
-    declared = {line.split()[2] for line in exposition.splitlines() if line.startswith("# TYPE ")}
-    exported |= {name for name in declared if name.endswith("_total")}
+    exported = _exported(live)
     queried = {name for expr in deploylib.SIGNALS.values() for name in re.findall(r"\b(transcoder_[a-z_]+)", expr)}
     gpu = {n for n in queried if n.startswith("transcoder_gpu_")}  # NVML series: no GPU here
     assert queried - gpu <= exported, sorted(queried - gpu - exported)
@@ -292,3 +297,14 @@ def test_the_alert_rules_load_and_name_exported_series(live: Live) -> None:
     assert written and loaded >= written
     unhealthy = [r for g in groups for r in g["rules"] if r.get("health") != "ok"]
     assert unhealthy == [], unhealthy
+    named = set(re.findall(r"\b(transcoder_[a-z_]+)", RULES.read_text()))
+    assert named and named - {n for n in named if n.startswith("transcoder_gpu_")} <= _exported(live), named
+    # the failure-rate alert holds (pending for its `for:`) on the broken slot only
+    deadline = time.monotonic() + 20
+    while True:
+        alerts = [a for a in live.prometheus.api("alerts")["alerts"] if a["labels"]["alertname"] ==
+                  "TranscoderJobFailureRateHigh"]
+        if alerts or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert {(a["labels"]["service"], a["state"]) for a in alerts} == {("faulty-green", "pending")}

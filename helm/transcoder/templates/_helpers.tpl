@@ -85,6 +85,42 @@ checkov.io/skip1: CKV_K8S_43=pulled by tag (image.tag, default the chart's appVe
 {{- .Values.worker.encoder | default (ternary "auto" "cpu" .Values.gpu.enabled) -}}
 {{- end -}}
 
+{{/*
+apiVersion of the ServiceMonitor, empty for none. metrics.collection=auto takes managed Prometheus's API where the
+cluster serves it (AKS with the metrics add-on), else the Prometheus Operator's; azure-managed and
+prometheus-operator name theirs whatever the cluster serves, so an install fails where that CRD is missing.
+*/}}
+{{- define "transcoder.monitorApiVersion" -}}
+{{- $azure := "azmonitoring.coreos.com/v1" -}}
+{{- $operator := "monitoring.coreos.com/v1" -}}
+{{- $collection := .Values.metrics.collection -}}
+{{- if eq $collection "azure-managed" -}}
+{{- $azure -}}
+{{- else if eq $collection "prometheus-operator" -}}
+{{- $operator -}}
+{{- else if eq $collection "auto" -}}
+{{- if .Capabilities.APIVersions.Has (printf "%s/ServiceMonitor" $azure) -}}
+{{- $azure -}}
+{{- else if .Capabilities.APIVersions.Has (printf "%s/ServiceMonitor" $operator) -}}
+{{- $operator -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Annotations of the worker pods: the prometheus.io scrape annotations, then podAnnotations over them. */}}
+{{- define "transcoder.podAnnotations" -}}
+{{- $annotations := dict -}}
+{{- if and .Values.metrics.scrapeAnnotations (ne .Values.metrics.collection "none") -}}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" -}}
+{{- $_ := set $annotations "prometheus.io/port" (toString .Values.worker.httpPort) -}}
+{{- $_ := set $annotations "prometheus.io/path" "/metrics" -}}
+{{- end -}}
+{{- $annotations = mergeOverwrite $annotations (deepCopy (.Values.podAnnotations | default dict)) -}}
+{{- with $annotations -}}
+{{- toYaml . -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "transcoder.isJob" -}}
 {{- if eq .Values.scaling.kind "ScaledJob" }}true{{ end -}}
 {{- end -}}
@@ -150,8 +186,8 @@ metadata:
     {{- end }}
   annotations:
     checksum/profile: {{ include (print $.Template.BasePath "/configmap.yaml") . | sha256sum }}
-    {{- with .Values.podAnnotations }}
-    {{- toYaml . | nindent 4 }}
+    {{- with include "transcoder.podAnnotations" . }}
+    {{- . | nindent 4 }}
     {{- end }}
 spec:
   serviceAccountName: {{ include "transcoder.serviceAccountName" . }}
