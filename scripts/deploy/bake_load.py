@@ -88,7 +88,8 @@ def loadtest_argv(args: argparse.Namespace, uploads: int, spread_s: float) -> li
             "--out", str(args.out)]
     if args.payload:
         argv += ["--payload", str(args.payload)]
-    return argv + args.loadtest_args
+    extra: list[str] = args.loadtest_args
+    return argv + extra
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

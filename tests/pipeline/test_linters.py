@@ -76,4 +76,5 @@ def test_the_python_deploy_scripts_are_strictly_typed() -> None:
     result = subprocess.run([sys.executable, "-m", "mypy", "--strict", str(SCRIPTS)], capture_output=True, text=True,
                             cwd=ROOT, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Success: no issues found in 5 source files" in result.stdout, result.stdout
+    count = len(list(SCRIPTS.glob("*.py")))
+    assert f"Success: no issues found in {count} source files" in result.stdout, result.stdout

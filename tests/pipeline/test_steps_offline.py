@@ -1,22 +1,28 @@
 """Every workflow step that calls a deploy script, run as the runner would (bash -eo pipefail) with DRY_RUN=1,
 its `${{ }}` expressions filled in, and az, helm, kubectl, docker, gh, sleep and pip replaced by stubs that only
-log: the steps' own arguments reach the scripts and parse, and the decisive steps print the commands they must."""
+log: the steps' own arguments reach the scripts and parse, and the decisive steps print the commands they must:
+each job's rollback step the commands that undo its deploy, each canary step the load of its bake and an analysis
+from the bake's start."""
 
 from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import bake_load  # scripts/deploy/bake_load.py: conftest puts scripts/deploy on sys.path
+import canary
 import pytest
 
-from tests.pipeline.conftest import ROOT, all_workflows, commands, load_yaml, tool_dirs
+from tests.pipeline.conftest import DELIVERY, ROOT, all_workflows, commands, load_yaml, tool_dirs
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+RECORDED_SINCE = int(time.time()) - 900  # an epoch second a step recorded earlier in its job
 KNOWN = {
     "github.sha": SHA,
     "github.ref": "refs/heads/main",
@@ -33,6 +39,7 @@ KNOWN = {
     "steps.swap.outcome": "success",
     "steps.infra.outputs.workload_client_id": "11111111-2222-3333-4444-555555555555",
     "steps.release.outputs.sha": SHA,
+    "steps.judged.outputs.since": str(RECORDED_SINCE),
     "github.token": "",
     "github.event_name": "push",
     # on main the registry expression resolves to the production registry
@@ -92,7 +99,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_step(doc: dict[str, Any], job_id: str, step: dict[str, Any], sandbox: Path,
-             tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], str, str]:
+             tmp_path: Path, xtrace: bool = False) -> tuple[subprocess.CompletedProcess[str], str, str]:
+    """Run one step; with ``xtrace`` (bash -x) stderr shows every command with its arguments expanded."""
     env: dict[str, str] = {}
     for layer in (doc.get("env", {}), doc["jobs"][job_id].get("env", {}), step.get("env", {})):
         for key, value in layer.items():
@@ -106,7 +114,8 @@ def run_step(doc: dict[str, Any], job_id: str, step: dict[str, Any], sandbox: Pa
                 "STARTED": str(int(time.time())), "STUB_LOG": str(log), "PYTHON": sys.executable,
                 "HOME": str(tmp_path), "PATH": f"{sandbox / 'stubs'}{os.pathsep}{tools}{os.pathsep}/usr/bin:/bin"})
     script = fill(step["run"], env)
-    result = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=sandbox,
+    result = subprocess.run(["bash", "--noprofile", "--norc", "-xeo" if xtrace else "-eo", "pipefail", "-c", script],
+                            cwd=sandbox,
                             env=env, capture_output=True, text=True, timeout=60)
     return result, output.read_text(), log.read_text()
 
@@ -124,10 +133,10 @@ def test_the_step_runs_in_dry_run(doc: dict[str, Any], job_id: str, step: dict[s
 
 
 def test_the_steps_cover_every_script() -> None:
-    called = {re.search(r"scripts/deploy/(\S+)", p.values[2]["run"]).group(1)  # type: ignore[union-attr,index]
-              for p in script_steps()}
+    called = {name for p in script_steps()
+              for name in re.findall(r"scripts/deploy/([\w.-]+)", p.values[2]["run"])}
     assert called == {"notify.sh", "infra.sh", "traffic.py", "canary.py", "rollback.sh", "smoke_test.py",
-                      "health_gate.py", "dr-drill.sh"}
+                      "health_gate.py", "dr-drill.sh", "bake_load.py"}
 
 
 def named(job_id: str, fragment: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -138,29 +147,106 @@ def named(job_id: str, fragment: str) -> tuple[dict[str, Any], dict[str, Any]]:
     raise AssertionError(f"no step {fragment!r} in {job_id}")
 
 
-def test_the_canary_rollback_step_restores_the_old_slot(sandbox: Path, tmp_path: Path) -> None:
-    doc, step = named("canary-analysis", "Roll back")
-    result, _, _ = run_step(doc, "canary-analysis", step, sandbox, tmp_path)
-    assert result.returncode == 0, result.stderr
-    lines = commands(result.stdout)
-    assert lines == [
+def staging_undo(group: str, app: str) -> list[str]:
+    """The old slot (blue) takes the whole queue again, the new one (green) is paused, the Function app's slots are
+    swapped back."""
+    return [
         "kubectl patch scaledobject transcoder-blue -n media --type merge -p "
         """'{"metadata":{"annotations":{"autoscaling.keda.sh/paused-replicas":null}},"spec":{"maxReplicaCount":10}}'""",
         "kubectl patch scaledobject transcoder-green -n media --type merge -p "
         """'{"metadata":{"annotations":{"autoscaling.keda.sh/paused-replicas":"0"}},"spec":{"maxReplicaCount":10}}'""",
-        "az functionapp deployment slot swap --resource-group var-resource-group --name var-functionapp-name "
+        f"az functionapp deployment slot swap --resource-group {group} --name {app} "
         "--slot staging --target-slot production",
     ]
 
 
-def test_the_canary_steps_compare_the_new_slot_with_the_old(sandbox: Path, tmp_path: Path) -> None:
-    doc, step = named("canary-analysis", "Canary at 20%")
-    result, _, _ = run_step(doc, "canary-analysis", step, sandbox, tmp_path)
-    queries = [line for line in commands(result.stdout) if line.startswith("GET var-prometheus-query-url/")]
-    assert len(queries) == 10
-    assert all('service="transcoder-green"' in q and 'cluster="var-aks-cluster"' in q for q in queries[:5])
-    assert all('service="transcoder-blue"' in q for q in queries[5:])
-    assert all("[20m]" in q for q in queries)
+STAGING_UNDO = staging_undo("var-resource-group", "var-functionapp-name")
+PRODUCTION_UNDO = [  # the region's release to its previous revision, its Function app swapped back
+    "helm rollback transcoder-blue 0 -n media --wait --timeout 20m --cleanup-on-fail",
+    "az functionapp deployment slot swap --resource-group rg-var-resource-prefix-westeurope --name "
+    "func-var-resource-prefix-westeurope --slot staging --target-slot production"]
+UNDO = {
+    "deploy-staging": STAGING_UNDO,
+    "performance-test": STAGING_UNDO,
+    "canary-analysis": STAGING_UNDO,
+    "e2e-test": STAGING_UNDO,
+    # a production-checks job: the staging names are variables of their own there
+    "compliance-validation": staging_undo("var-staging-resource-group", "var-staging-functionapp-name"),
+    "deploy-production": PRODUCTION_UNDO,
+    "smoke-test": PRODUCTION_UNDO,
+    "monitoring": PRODUCTION_UNDO,
+}
+
+
+def rollback_step(job_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The job's one step that runs when the job failed and calls rollback.sh."""
+    found = [(p.values[0], p.values[2]) for p in script_steps() if p.values[1] == job_id
+             and "failure()" in str(p.values[2].get("if", ""))
+             and "scripts/deploy/rollback.sh" in p.values[2]["run"]]
+    assert len(found) == 1, f"{job_id}: {len(found)} rollback steps on failure, expected one"
+    return found[0]
+
+
+def test_every_job_from_staging_on_is_undone() -> None:
+    jobs = list(load_yaml(DELIVERY)["jobs"])
+    assert list(UNDO) == jobs[jobs.index("deploy-staging"):]
+
+
+@pytest.mark.parametrize("job_id", list(UNDO))
+def test_the_rollback_step_undoes_the_deploy(job_id: str, sandbox: Path, tmp_path: Path) -> None:
+    doc, step = rollback_step(job_id)
+    result, _, stubs = run_step(doc, job_id, step, sandbox, tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert commands(result.stdout) == UNDO[job_id]
+    assert stubs == ""  # printed in dry-run, never run
+
+
+def traced_scripts(stderr: str) -> list[list[str]]:
+    """The deploy scripts a step ran (bash -x), as argv with the arguments expanded."""
+    return [shlex.split(line[2:]) for line in stderr.splitlines()
+            if re.match(r"\+ (python3? )?scripts/deploy/", line)]
+
+
+@pytest.mark.parametrize("percent", [20, 50])
+def test_the_canary_steps_load_the_bake_then_compare_the_new_slot_with_the_old(percent: int, sandbox: Path,
+                                                                               tmp_path: Path) -> None:
+    doc, step = named("canary-analysis", f"Canary at {percent}%")
+    before = int(time.time())
+    result, _, stubs = run_step(doc, "canary-analysis", step, sandbox, tmp_path, xtrace=True)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert stubs == ""
+    lines = commands(result.stdout)
+    # first the load: the uploads that give this share its minimum of jobs, through the staging account's ingest
+    plan = bake_load.plan(percent, 20)
+    argv = shlex.split(lines[0])
+    assert argv[1:3] == ["-m", "loadtest"], lines[0]
+    assert argv[argv.index("--scenarios") + 1] == "ingest"
+    assert argv[argv.index("--account-url") + 1] == "https://var-storage-account.blob.core.windows.net"
+    assert argv[argv.index("--users") + 1] == str(plan.uploads)
+    assert argv[argv.index("--out") + 1] == f"build/canary/{percent}/load"
+    assert argv[argv.index("--max-enqueue-p95-ms") + 1] == "60000"  # a real account's limit, not Azurite's
+    assert "--skip-queue-check" in argv
+    assert lines[1] == "sleep until 900s after the start"
+    # the load test's own parser takes every option the step hands it
+    parsed = subprocess.run([sys.executable, *argv[1:], "--dry-run"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert parsed.returncode == 0, parsed.stderr
+    assert f"--users {plan.uploads} " in parsed.stdout and "IngestUploadUser" in parsed.stdout
+    # then the analysis: every signal of the new slot, then of the old, in the staging cluster
+    queries = [line for line in lines if line.startswith("GET var-prometheus-query-url/")]
+    half = len(canary.SIGNAL_NAMES)
+    assert len(queries) == 2 * half
+    assert all('service="transcoder-green"' in q and 'cluster="var-aks-cluster"' in q for q in queries[:half])
+    assert all('service="transcoder-blue"' in q and 'cluster="var-aks-cluster"' in q for q in queries[half:])
+    # judged from the second the bake started, before its load: not over a fixed window
+    load, analysis = traced_scripts(result.stderr)
+    assert load[1] == "scripts/deploy/bake_load.py" and analysis[1] == "scripts/deploy/canary.py"
+    assert load[load.index("--percent") + 1] == str(percent)
+    since = int(analysis[analysis.index("--since") + 1])
+    assert before <= since <= int(time.time())
+    assert "--window" not in analysis
+    assert analysis[analysis.index("--min-jobs") + 1] == load[load.index("--min-jobs") + 1] == "20"
+    assert analysis[analysis.index("--record-dir") + 1] == f"build/canary/{percent}"
 
 
 def test_the_staging_slot_step_feeds_the_job_outputs(sandbox: Path, tmp_path: Path) -> None:
@@ -171,19 +257,24 @@ def test_the_staging_slot_step_feeds_the_job_outputs(sandbox: Path, tmp_path: Pa
     assert "+ kubectl get scaledobjects.keda.sh,scaledjobs.keda.sh -n media" in result.stderr
 
 
-def test_the_production_rollback_step_rolls_the_release_and_the_function_back(sandbox: Path, tmp_path: Path) -> None:
-    doc, step = named("deploy-production", "Roll the region back")
-    result, _, _ = run_step(doc, "deploy-production", step, sandbox, tmp_path)
-    assert commands(result.stdout) == [
-        "helm rollback transcoder-blue 0 -n media --wait --timeout 20m --cleanup-on-fail",
-        "az functionapp deployment slot swap --resource-group rg-var-resource-prefix-westeurope --name "
-        "func-var-resource-prefix-westeurope --slot staging --target-slot production"]
+def test_the_production_health_gate_judges_the_region_from_before_the_smoke_test(sandbox: Path,
+                                                                                 tmp_path: Path) -> None:
+    doc = load_yaml(DELIVERY)
+    steps = doc["jobs"]["deploy-production"]["steps"]
+    judged = next(s for s in steps if s.get("id") == "judged")
+    smoke = next(s for s in steps if "smoke_test.py" in s.get("run", ""))
+    assert steps.index(judged) < steps.index(smoke)
+    before = int(time.time())
+    result, output, _ = run_step(doc, "deploy-production", judged, sandbox, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"since=\d+\n", output) and before <= int(output[6:]) <= int(time.time())
 
-
-def test_the_production_health_gate_reads_the_region(sandbox: Path, tmp_path: Path) -> None:
     doc, step = named("deploy-production", "Health gate")
-    result, _, _ = run_step(doc, "deploy-production", step, sandbox, tmp_path)
+    result, _, _ = run_step(doc, "deploy-production", step, sandbox, tmp_path, xtrace=True)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     lines = commands(result.stdout)
     assert lines[:3] == ["sleep 600", "helm status transcoder-blue -n media -o json",
                          "kubectl get pods -n media -l app.kubernetes.io/instance=transcoder-blue -o json"]
     assert all('cluster="aks-var-resource-prefix-westeurope"' in line for line in lines if line.startswith("GET "))
+    (gate,) = traced_scripts(result.stderr)
+    assert gate[gate.index("--since") + 1] == str(RECORDED_SINCE) and "--window" not in gate
