@@ -37,6 +37,9 @@ class VmafScores(_Model):
     alignment: Literal["aligned", "partial"]
     """``partial``: libvmaf scored fewer frames than planned (the rendition is shorter than the source)."""
     warnings: list[str] = Field(default_factory=list)
+    series: str | None = None
+    """The per-frame scores, published beside the package (``quality/<rendition>.json``, relative like ``path``):
+    ``{"rendition", "model", "subsample", "sampling", "index": [ladder frame numbers], "frames": [VMAF]}``."""
 
 
 class RenditionEntry(_Model):

@@ -7,6 +7,7 @@ timeout and stall watchdog, and every ``quality`` error becomes a ``WorkerError`
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import quality
 from quality.ladder import RenditionParts, SamplingPolicy, ScoringPlan
-from quality.ladder_scoring import LadderResult, plan_scoring, score_ladder
+from quality.ladder_scoring import LadderResult, RenditionScore, plan_scoring, score_ladder
 from quality.options import VmafDevice
 from worker.capabilities import ffmpeg_build
 from worker.command import EncodePlan, reference_filters
@@ -34,12 +35,15 @@ from worker.media import SourceInfo
 from worker.package import RenditionFiles
 from worker.settings import EngineSettings
 
-__all__ = ["QUALITY_SCRATCH", "apply_policy", "gpu_failure", "measure_renditions", "quality_error", "vmaf_device"]
+__all__ = ["QUALITY_SCRATCH", "SERIES_DIR", "apply_policy", "gpu_failure", "measure_renditions", "quality_error",
+           "vmaf_device", "write_series"]
 
 logger = logging.getLogger(__name__)
 
 QUALITY_SCRATCH = ".quality"
 """The stage's scratch folder inside the staging folder (removed before publishing)."""
+SERIES_DIR = "quality"
+"""Published with the package: one per-frame series per rendition (``write_series``)."""
 
 # what marks a failure as the GPU's (on a path that uses one): the job can still succeed on the CPU path
 _GPU_WORDS = ("cuda", "nvenc", "nvdec", "cuvid", "openencodesessionex", "initializeencoder", "decoder surfaces",
@@ -142,6 +146,8 @@ def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Seque
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     used = "cpu" if note else device
+    series_dir = folder / SERIES_DIR
+    series_dir.mkdir(exist_ok=True)
     for entry, score in zip(entries, result.scores, strict=True):
         pooled = score.pooled["vmaf"]
         warnings = [*score.warnings, *([note] if note else [])]
@@ -151,7 +157,9 @@ def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Seque
         entry.vmaf = VmafScores(mean=float(pooled["mean"]), harmonic_mean=float(pooled["harmonic_mean"]),
                                 p5=float(pooled["p5"]), min=float(pooled["min"]), count=int(pooled["count"]),
                                 model=scoring.model, subsample=settings.vmaf_subsample, device=used,
-                                alignment="partial" if score.warnings else "aligned", warnings=warnings)
+                                alignment="partial" if score.warnings else "aligned", warnings=warnings,
+                                series=write_series(series_dir, entry.name, score, scoring, settings.vmaf_subsample)
+                                .relative_to(folder).as_posix())
         entry.quality = "no-threshold" if entry.min_vmaf is None else "pass"  # the gate decides below
     described = scoring.to_dict()
     return QualityRun(measured=True, sampling=scoring.sampling,
@@ -160,6 +168,18 @@ def measure_renditions(folder: Path, entries: list[RenditionEntry], files: Seque
                       scoring_size=list(scoring.size), model=scoring.model, note=scoring.note,
                       reference=", ".join([*scoring.reference_filters,
                                            f"fps={plan.frame_rate.numerator}/{plan.frame_rate.denominator}"]))
+
+
+def write_series(directory: Path, name: str, score: RenditionScore, plan: ScoringPlan, subsample: int) -> Path:
+    """One rendition's per-frame VMAF, for the dashboard's chart: frame numbers on the ladder's timeline (windows
+    leave gaps) and the scores, rounded to 1e-3 (the JSON of a 2-hour title at 30 fps, subsample 5, is about 300
+    kB)."""
+    rows = [row for row in score.frames if "vmaf" in row]
+    path = directory / f"{name}.json"
+    path.write_text(json.dumps({"rendition": name, "model": plan.model, "subsample": subsample,
+                                "sampling": plan.sampling, "index": [int(row["frame"]) for row in rows],
+                                "frames": [round(float(row["vmaf"]), 3) for row in rows]}, separators=(",", ":")))
+    return path
 
 
 def apply_policy(entries: list[RenditionEntry], settings: EngineSettings) -> list[str]:

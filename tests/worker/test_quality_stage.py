@@ -134,7 +134,26 @@ def test_nothing_goes_to_tmpdir_and_no_scratch_is_published(sources: Sources, tm
     assert manifest["renditions"][0]["vmaf"]["mean"] > 50
     assert list(tmp.iterdir()) == [] and seen == []
     assert not (out / QUALITY_SCRATCH).exists()
-    assert not [p for p in out.rglob("*.json") if p.name != "manifest.json"]
+    # the only JSON beside the manifest: the per-frame series the manifest names
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json") if p.name != "manifest.json") == \
+        sorted(r["vmaf"]["series"] for r in manifest["renditions"])
+
+
+def test_each_renditions_per_frame_series_is_published_beside_the_package(sources: Sources,
+                                                                          tmp_path: Path) -> None:
+    out = tmp_path / "pkg"
+    manifest = transcode(sources.av, out, profile=PROFILE, settings=measuring(vmaf_subsample=2))
+    for rendition in manifest["renditions"]:
+        vmaf = rendition["vmaf"]
+        assert vmaf["series"] == f"quality/{rendition['name']}.json"
+        series = json.loads((out / vmaf["series"]).read_text())
+        assert series["rendition"] == rendition["name"] and series["subsample"] == 2
+        assert series["sampling"] == manifest["quality"]["sampling"] == "full"
+        # one score per scored frame, the same frames the pooled figures came from
+        assert len(series["frames"]) == len(series["index"]) == vmaf["count"]
+        assert series["index"] == list(range(0, 2 * vmaf["count"], 2))
+        assert min(series["frames"]) == pytest.approx(vmaf["min"], abs=1e-3)
+        assert sum(series["frames"]) / len(series["frames"]) == pytest.approx(vmaf["mean"], abs=1e-3)
 
 
 def test_a_short_scratch_volume_fails_before_encoding_with_the_figures(sources: Sources, tmp_path: Path) -> None:
