@@ -108,11 +108,41 @@ setup_prometheus() {
   "$dir/usr/bin/prometheus" --version >/dev/null
 }
 
+# The dashboard's packages (npm ci from its lock file), once per lock file.
+setup_dashboard() {
+  local stamp=dashboard/node_modules/.installed want
+  want=$(sha256sum dashboard/package-lock.json | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return
+  fi
+  log "installing the dashboard's packages (npm ci)"
+  (cd dashboard && npm ci --silent --no-audit --no-fund)
+  echo "$want" > "$stamp"
+}
+
+build_dashboard() {
+  log "building the dashboard"
+  (cd dashboard && npm run --silent build >/dev/null)
+}
+
+# A headless Chromium for the dashboard's browser test: one already there (Debian's chromium, Google Chrome on CI
+# runners), else Debian's package. Playwright drives it by path; nothing is downloaded by Playwright itself.
+setup_browser() {
+  local b
+  for b in "${CHROMIUM_BINARY:-}" /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do
+    if [ -n "$b" ] && [ -x "$b" ] && "$b" --version >/dev/null 2>&1; then return; fi
+  done
+  log "installing Debian's chromium"
+  as_root apt-get update -qq && as_root apt-get install -y -qq chromium
+}
+
 setup() {
   setup_python
   setup_azurite
   setup_deploy_tools
   setup_prometheus
+  setup_dashboard
+  setup_browser
 }
 
 cmd=${1:-}
@@ -121,6 +151,7 @@ case "$cmd" in
   setup) setup ;;
   run)
     setup
+    build_dashboard
     exec "$VENV/bin/python" -m localdev "$@"
     ;;
   test)
@@ -129,6 +160,9 @@ case "$cmd" in
     "$VENV/bin/ruff" check .
     log "mypy"
     "$VENV/bin/mypy"
+    log "dashboard: type check, build and unit tests"
+    build_dashboard
+    (cd dashboard && npm test --silent)
     log "pytest"
     exec "$VENV/bin/python" -m pytest "$@"
     ;;

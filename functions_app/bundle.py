@@ -20,7 +20,9 @@ __all__ = ["APP_FILES", "MODULES", "SHIM", "stage", "make_zip", "main"]
 
 HERE = Path(__file__).resolve().parent
 APP_FILES = ("host.json", "requirements.txt", ".funcignore")
-MODULES = ("__init__.py", "function_app.py", "ingest.py", "jobs.py", "records.py", "settings.py")
+MODULES = ("__init__.py", "function_app.py", "ingest.py", "jobs.py", "records.py", "settings.py",
+           "api.py", "api_clients.py", "api_settings.py", "auth.py", "fleet.py", "handlers.py", "links.py",
+           "views.py", "web.py")
 SHIM = ('"""Functions host entry point: the app is defined in the functions_app package."""\n\n'
         "from functions_app.function_app import app  # noqa: F401\n")
 

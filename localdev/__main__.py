@@ -6,7 +6,9 @@ and prints what came out.
 3. blob-created events for new uploads delivered to the Function handler, as the Functions host would;
 4. worker processes (``python -m worker run``) with the CPU fallback where there is no usable NVENC;
 5. one upload (a generated sample, or the file named), followed to its manifest; the summary, and the package
-   downloaded next to it so that it can be played.
+   downloaded next to it so that it can be played;
+6. with ``--keep-running``, the dashboard and its API (the Function app's HTTP functions) on loopback, signed in
+   with a random token carried in the printed URL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import argparse
 import hashlib
 import json
 import logging
+import os
+import secrets
 import shutil
 import signal
 import sys
@@ -99,7 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample-duration", type=float, default=8)
     parser.add_argument("--encoder", choices=("auto", "gpu", "cpu"), default="auto")
     parser.add_argument("--timeout", type=float, default=1800, help="give up following the job after this long")
-    parser.add_argument("--keep-running", action="store_true", help="leave the stack up until Ctrl-C")
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave the stack up until Ctrl-C, with the dashboard and its API")
+    parser.add_argument("--dashboard-port", type=int, default=0,
+                        help="loopback port of the dashboard and its API with --keep-running (0: a free port)")
+    parser.add_argument("--prometheus-url", default=os.environ.get("PROMETHEUS_URL") or None,
+                        help="Prometheus for the dashboard's fleet view (default: $PROMETHEUS_URL; none: 503)")
     parser.add_argument("--fresh", action="store_true", help="wipe the Azurite data from earlier runs first")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
@@ -118,6 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         assert azurite is not None
         print(f"  blob :{azurite.blob_port}  queue :{azurite.queue_port}  table :{azurite.table_port}; "
               "blob-created events -> Function enqueue_transcode", file=sys.stderr)
+        dashboard = None
+        if args.keep_running:
+            token = secrets.token_urlsafe(24)
+            api = stack.start_api(token=token, port=args.dashboard_port, prometheus_url=args.prometheus_url)
+            dashboard = f"{api.url}/#token={token}"
+            print(f"  dashboard: {dashboard}  (API: {api.url}/api/jobs with Authorization: Bearer {token})",
+                  file=sys.stderr)
         for n in range(args.workers):
             stack.start_worker(WORKER_ENCODER=args.encoder, WORKER_CONCURRENCY="1")
             print(f"  worker {n + 1} started (log: {out / f'worker-{n + 1}.log'})", file=sys.stderr)
@@ -169,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         _summary(manifest, record, local)
         if args.keep_running:
             print(f"\nthe stack is up: WORKER_STORAGE_CONNECTION_STRING='{stack.connection_string}'\n"
+                  f"dashboard: {dashboard}\n"
                   "upload more videos to the uploads container; Ctrl-C stops", file=sys.stderr)
             while True:
                 time.sleep(3600)

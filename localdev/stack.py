@@ -1,5 +1,6 @@
 """The whole system on one machine: Azurite, its containers, queues and tables, blob-created events delivered to the
-Function handler, and worker processes (``python -m worker run``) configured as they would be on AKS."""
+Function handler, worker processes (``python -m worker run``) configured as they would be on AKS, and on request the
+Function app's HTTP API with the dashboard (``localdev.api_host``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueServiceClient
 
+from localdev.api_host import DIST, ApiHost
 from localdev.azurite import Azurite
 from localdev.events import BlobEventDelivery
 from localdev.functions_host import FunctionHost
@@ -48,6 +50,7 @@ class LocalStack:
     azurite: Azurite | None = None
     delivery: BlobEventDelivery | None = None
     host: FunctionHost | None = None
+    api: ApiHost | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -91,6 +94,21 @@ class LocalStack:
                                           workers=workers).start()
         return self.delivery
 
+    def start_api(self, *, token: str, port: int = 0, prometheus_url: str | None = None,
+                  static_dir: Path | None = DIST) -> ApiHost:
+        """The dashboard API on loopback: ``token`` is its ``DASHBOARD_TOKEN``; no principal header is trusted;
+        CORS allows the host's own origin; packages play from its ``/playback/``; ``/api/fleet`` answers 503 unless
+        ``prometheus_url`` is given."""
+        settings: dict[str, str | None] = {
+            "TranscodeStorage": self.connection_string, **self.function_settings(), "POISON_QUEUE": self.names.poison,
+            "DASHBOARD_TOKEN": token, "DASHBOARD_TRUST_EASY_AUTH": "false",
+            "PROMETHEUS_URL": prometheus_url, "PROMETHEUS_AUTH": "none"}
+        outputs = BlobServiceClient.from_connection_string(self.connection_string).get_container_client(
+            self.names.outputs)
+        # PLAYBACK_BASE_URL: the host's /playback/, which serves the outputs container as Front Door does on Azure
+        self.api = ApiHost(settings, port=port, static_dir=static_dir, playback=outputs).start()
+        return self.api
+
     def start(self) -> LocalStack:
         self.start_storage()
         self.start_events()
@@ -130,6 +148,9 @@ class LocalStack:
 
     def stop(self) -> None:
         self.stop_workers()
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
         if self.delivery is not None:
             self.delivery.stop()
             self.delivery = None

@@ -40,3 +40,43 @@ def azurite_table(azurite: Any) -> Iterator[TableClient]:
         yield service.get_table_client(name)
     finally:
         service.delete_table(name)
+
+
+# --- the dashboard API ---------------------------------------------------------------------------------------------
+
+TOKEN = "test-dashboard-token-0123456789"
+ORIGIN = "https://dash.example.net"
+MAX_UPLOAD = 10_000_000
+
+
+@pytest.fixture
+def restore_environ() -> Iterator[None]:
+    """Put ``os.environ`` back as it was (the local API host applies app settings to it, as the Functions host
+    does), and make the app read its settings afresh."""
+    import os
+
+    from functions_app import function_app
+
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        function_app._api_context.cache_clear()
+
+
+@pytest.fixture
+def api(azurite: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Containers, queues and a table of their own in the session's Azurite, the API's settings and clients for
+    them, and the app's ``_api_context`` pointed at those."""
+    from functions_app import function_app
+
+    from .api_support import ApiEnv
+
+    env = ApiEnv.create(azurite.connection_string, token=TOKEN, origin=ORIGIN, max_upload=MAX_UPLOAD)
+    monkeypatch.setattr(function_app, "_api_context", lambda: (env.settings, env.clients))
+    try:
+        yield env
+    finally:
+        env.drop()

@@ -6,7 +6,8 @@ import importlib
 
 import pytest
 
-MODULES = ["jobs", "records", "settings", "ingest", "function_app", "bundle"]
+MODULES = ["jobs", "records", "settings", "ingest", "function_app", "bundle", "api", "api_clients", "api_settings",
+           "auth", "fleet", "handlers", "links", "views", "web"]
 
 
 @pytest.mark.parametrize("module", MODULES)

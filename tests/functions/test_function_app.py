@@ -25,15 +25,21 @@ from functions_app.settings import IngestSettings, SettingsError
 
 from .fakes import FakeBlobClient, FakeProperties, FakeQueue, FakeTable
 
-_INDEXED: dict[func.FunctionApp, Any] = {}
+_INDEXED: dict[func.FunctionApp, dict[str, Any]] = {}
+HTTP_FUNCTIONS = {"api_jobs": "jobs", "api_job": "jobs/{id}", "api_job_retry": "jobs/{id}/retry",
+                  "api_poison": "poison", "api_uploads": "uploads", "api_fleet": "fleet"}
 
 
-def the_function(app: func.FunctionApp) -> Any:
+def functions(app: func.FunctionApp) -> dict[str, Any]:
     """Index ``app`` once: a second ``get_functions()`` on one app fails its unique-name check (the host, and the
     local dispatcher, index once per process)."""
     if app not in _INDEXED:
-        [_INDEXED[app]] = app.get_functions()
+        _INDEXED[app] = {str(fn.get_function_name()): fn for fn in app.get_functions()}
     return _INDEXED[app]
+
+
+def the_function(app: func.FunctionApp) -> Any:
+    return functions(app)["enqueue_transcode"]
 
 
 def reload_default() -> None:
@@ -86,6 +92,20 @@ def test_discoverable_with_event_grid_blob_trigger_and_no_queue_output_binding()
                            "path": "%UPLOADS_CONTAINER%/{name}", "connection": "TranscodeStorage",
                            "source": "EventGrid"}
     assert fn.get_user_function().__name__ == "enqueue_transcode"
+
+
+def test_the_http_functions_are_anonymous_and_take_every_method() -> None:
+    """App Service Authentication or the token decides (functions_app/auth.py); every method reaches the code, so a
+    wrong one is a JSON 405 and a CORS preflight is answered by the app."""
+    found = functions(function_app.app)
+    assert set(found) == {"enqueue_transcode", *HTTP_FUNCTIONS}
+    for name, route in HTTP_FUNCTIONS.items():
+        b = bindings(found[name])
+        assert b["req"] == {"direction": "IN", "type": "httpTrigger", "name": "req", "authLevel": "ANONYMOUS",
+                            "route": route}
+        assert b["$return"] == {"direction": "OUT", "type": "http", "name": "$return"}
+        hints = typing.get_type_hints(found[name].get_user_function())
+        assert hints == {"req": func.HttpRequest, "return": func.HttpResponse}
 
 
 def test_annotations_select_the_sdk_type_binding() -> None:

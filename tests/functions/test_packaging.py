@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from functions_app import bundle
+from functions_app.api_settings import ApiSettings
 from functions_app.settings import IngestSettings
 
 APP = Path(bundle.__file__).parent
@@ -23,8 +24,8 @@ sys.path.insert(0, sys.argv[1])
 module = importlib.import_module("function_app")  # what the Python worker does with the app root on sys.path
 import functions_app
 assert functions_app.__file__.startswith(sys.argv[1]), functions_app.__file__
-[fn] = module.app.get_functions()
-print(json.dumps({"name": fn.get_function_name(), "bindings": json.loads(fn.get_function_json())["bindings"]}))
+print(json.dumps({fn.get_function_name(): json.loads(fn.get_function_json())["bindings"]
+                  for fn in module.app.get_functions()}))
 """
 
 
@@ -44,8 +45,14 @@ def test_host_imports_the_staged_root_as_top_level_module(tmp_path: Path) -> Non
                           cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout.strip().splitlines()[-1])
-    assert info["name"] == "enqueue_transcode"
-    assert {b["type"] for b in info["bindings"]} == {"blobTrigger"}  # the message is sent by the function itself
+    assert {b["type"] for b in info.pop("enqueue_transcode")} == {"blobTrigger"}  # the function sends the message
+    assert set(info) == {"api_jobs", "api_job", "api_job_retry", "api_poison", "api_uploads", "api_fleet"}
+    assert all({b["type"] for b in bindings} == {"httpTrigger", "http"} for bindings in info.values())
+
+
+def test_every_module_is_staged() -> None:
+    """A module left out of ``MODULES`` would import locally and fail only once deployed."""
+    assert set(bundle.MODULES) == {p.name for p in APP.glob("*.py")} - {"bundle.py"}
 
 
 def test_local_settings_are_copied_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,7 +87,7 @@ def test_requirements_match_pyproject() -> None:
             name = line.split(">")[0].split("=")[0].split("<")[0].strip()
             pins[name] = line.strip()
     assert set(pins) == {"azure-functions", "azurefunctions-extensions-bindings-blob", "azure-data-tables",
-                         "azure-storage-queue", "azure-identity"}
+                         "azure-storage-blob", "azure-storage-queue", "azure-identity"}
     for requirement in pins.values():
         assert requirement in declared, f"{requirement} differs from pyproject.toml"
 
@@ -100,6 +107,13 @@ def test_local_settings_example_is_complete_and_valid() -> None:
         assert values[name]
     s = IngestSettings.from_env(values)
     assert s == IngestSettings.from_env({"TranscodeStorage": "UseDevelopmentStorage=true"})  # the defaults
+    api = ApiSettings.from_env(values)
+    assert api.poison_queue == "transcode-jobs-poison" and api.dashboard_origin == "http://localhost:5173"
+    assert api.dashboard_token is None and not api.trust_easy_auth and api.prometheus_url is None
+    documented = (APP / "README.md").read_text()
+    for name in values:
+        if name not in ("FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage"):
+            assert f"`{name}`" in documented, f"{name} is not in functions_app/README.md"
 
 
 def test_sample_event_targets_this_function() -> None:
