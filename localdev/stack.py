@@ -16,7 +16,7 @@ from pathlib import Path
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
-from azure.storage.blob import BlobServiceClient
+from azure.storage.blob import BlobServiceClient, CorsRule
 from azure.storage.queue import QueueServiceClient
 
 from localdev.api_host import DIST, ApiHost
@@ -107,6 +107,11 @@ class LocalStack:
             self.names.outputs)
         # PLAYBACK_BASE_URL: the host's /playback/, which serves the outputs container as Front Door does on Azure
         self.api = ApiHost(settings, port=port, static_dir=static_dir, playback=outputs).start()
+        # the browser PUTs an upload straight to the blob endpoint, another origin: the account must allow it (on
+        # Azure the media account's CORS rule does, infra/modules/storage-media.bicep)
+        BlobServiceClient.from_connection_string(self.connection_string).set_service_properties(cors=[CorsRule(
+            [self.api.url], ["PUT", "OPTIONS"], allowed_headers=["content-type", "x-ms-*"],
+            exposed_headers=["x-ms-request-id", "etag"], max_age_in_seconds=600)])
         return self.api
 
     def start(self) -> LocalStack:
