@@ -191,6 +191,9 @@ param eventTimeToLiveMinutes int = 1440
 ])
 param frontDoorSku string = 'Standard_AzureFrontDoor'
 
+@description('Host of a second Front Door origin at priority 2 (empty: none); the disaster-recovery drill fails over to it.')
+param frontDoorSecondaryOriginHost string = ''
+
 @description('Days the Log Analytics workspace keeps logs.')
 param logRetentionDays int = 30
 
@@ -538,6 +541,7 @@ module frontDoor 'modules/frontdoor.bicep' = {
     routeName: names.route
     skuName: frontDoorSku
     originHostName: media.outputs.blobHost
+    secondaryOriginHostName: frontDoorSecondaryOriginHost
     outputsContainer: outputsContainer
     tags: tags
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
@@ -568,3 +572,10 @@ output acrLoginServer string = registry.outputs.loginServer
 output functionAppName string = functionApp.outputs.name
 output frontDoorHostName string = frontDoor.outputs.hostName
 output prometheusQueryEndpoint string = monitoring.outputs.prometheusQueryEndpoint
+output cosmosAccountName string = useCosmos ? cosmos.outputs.name : ''
+output registryName string = registry.outputs.name
+output frontDoorProfileName string = frontDoor.outputs.profileName
+output frontDoorEndpointName string = frontDoor.outputs.endpointName
+output frontDoorOriginGroupName string = frontDoor.outputs.originGroupName
+output frontDoorOriginName string = frontDoor.outputs.originName
+output logAnalyticsWorkspaceId string = monitoring.outputs.logAnalyticsId

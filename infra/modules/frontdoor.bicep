@@ -1,5 +1,6 @@
 // Azure Front Door (Standard or Premium) in front of the outputs container: one endpoint, one origin group with a
-// health probe, the media account's blob host as its origin and a route that maps / to /<outputs container>/.
+// health probe, the media account's blob host as its origin (and optionally a second origin at priority 2, which
+// serves when the first is unhealthy or disabled) and a route that maps / to /<outputs container>/.
 // The account allows no anonymous reads: Front Door needs an authorised origin (Premium with Private Link and its
 // identity, or signed URLs) before players can fetch through it; see docs/deploy.md.
 
@@ -27,6 +28,9 @@ param skuName string
 
 @description('Blob host of the media account (<account>.blob.core.windows.net).')
 param originHostName string
+
+@description('Host of a second origin at priority 2, e.g. another region\'s media account (empty: none).')
+param secondaryOriginHostName string = ''
 
 @description('Container of the packages: the route serves it from the endpoint\'s root.')
 param outputsContainer string
@@ -93,11 +97,27 @@ resource origin 'Microsoft.Cdn/profiles/originGroups/origins@2024-02-01' = {
   }
 }
 
+resource secondaryOrigin 'Microsoft.Cdn/profiles/originGroups/origins@2024-02-01' = if (!empty(secondaryOriginHostName)) {
+  parent: originGroup
+  name: '${originName}-secondary'
+  properties: {
+    hostName: secondaryOriginHostName
+    originHostHeader: secondaryOriginHostName
+    httpPort: 80
+    httpsPort: 443
+    priority: 2
+    weight: 1000
+    enabledState: 'Enabled'
+    enforceCertificateNameCheck: true
+  }
+}
+
 resource route 'Microsoft.Cdn/profiles/afdEndpoints/routes@2024-02-01' = {
   parent: endpoint
   name: routeName
   dependsOn: [
     origin
+    secondaryOrigin
   ]
   properties: {
     originGroup: {
@@ -143,3 +163,6 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
 
 output hostName string = endpoint.properties.hostName
 output profileName string = profile.name
+output endpointName string = endpoint.name
+output originGroupName string = originGroup.name
+output originName string = origin.name

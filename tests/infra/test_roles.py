@@ -1,6 +1,6 @@
 """Role assignments: each on one container, queue, table or named resource (never a storage account, group or
 subscription), each a known built-in role that belongs on its scope, and exactly the grants the components need:
-the worker's and the Function's as in scripts/deploy/infra.sh, KEDA's, the pipeline's and the platform's."""
+the worker's, the Function's, KEDA's, the pipeline's and the platform's."""
 
 from __future__ import annotations
 

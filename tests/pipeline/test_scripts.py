@@ -1,12 +1,11 @@
-"""The other deploy scripts in dry-run: smoke test (and its judgement of recorded manifests), notification,
-infrastructure and the disaster-recovery drill."""
+"""The other deploy scripts in dry-run: smoke test (and its judgement of recorded manifests), notification and the
+disaster-recovery drill (each of its parts a function of dr-drill.sh)."""
 
 from __future__ import annotations
 
 import json
 import re
 import time
-from typing import Any
 
 import pytest
 import smoke_test  # scripts/deploy/smoke_test.py: conftest puts scripts/deploy on sys.path
@@ -95,79 +94,6 @@ def test_notify_is_best_effort() -> None:
     assert "::warning::notify: the webhook did not accept the failure event" in result.stdout
 
 
-INFRA_ENV = {"STORAGE_ACCOUNT": "transcodedev", "ACR_NAME": "transcodeacr", "FUNCTIONAPP_NAME": "func-transcoder-dev"}
-
-
-def test_infrastructure_is_created_only_where_missing() -> None:
-    result = run_script("infra.sh", "--env", "dev", "--location", "westeurope", "--dry-run", env=tools_env(**INFRA_ENV))
-    assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
-    checks = [line[2:] for line in lines if line.startswith("? ")]
-    creates = commands(result.stdout)
-    # every create of a named resource is preceded by its existence check
-    for check, create in [("az group show --name rg-transcoder-dev", "az group create --name rg-transcoder-dev"),
-                          ("az aks show --name aks-transcoder-dev", "az aks create --name aks-transcoder-dev"),
-                          ("az aks nodepool show --cluster-name aks-transcoder-dev", "az aks nodepool add"),
-                          ("az identity show --name id-transcoder-dev-worker", "az identity create"),
-                          ("az functionapp show --name func-transcoder-dev --resource-group rg-transcoder-dev --slot "
-                           "staging", "az functionapp deployment slot create")]:
-        i = next(n for n, line in enumerate(lines) if line.startswith(f"? {check}"))
-        assert lines[i + 1].startswith(f"+ {create}"), (check, lines[i + 1])
-    assert len(checks) == 11
-    storage = next(c for c in creates if c.startswith("az storage account create"))
-    assert "--allow-shared-key-access false" in storage and "--allow-blob-public-access false" in storage
-    assert "--location westeurope" in storage
-    aks = next(c for c in creates if c.startswith("az aks create"))
-    for flag in ("--enable-oidc-issuer", "--enable-workload-identity", "--enable-keda", "--attach-acr transcodeacr"):
-        assert flag in aks
-    gpu = next(c for c in creates if c.startswith("az aks nodepool add"))
-    assert "--node-taints sku=gpu:NoSchedule" in gpu and "--min-count 0" in gpu
-    subjects = re.findall(r"--subject (\S+)", result.stdout)
-    assert subjects == ["system:serviceaccount:media:transcoder-blue", "system:serviceaccount:media:transcoder-green"]
-    data_plane = [c for c in creates if c.startswith(("az storage container", "az storage queue", "az storage table"))]
-    assert len(data_plane) == 6 and all("--auth-mode login" in c for c in data_plane)
-    assert not re.search(r"account-key|connection-string|keys list", result.stdout)
-    assert lines[-1] == "workload_client_id=<client-id>"
-
-
-def test_roles_are_scoped_and_the_function_host_has_its_own_account() -> None:
-    """Account-wide data roles let a worker (or the Function) read and delete anything in the media account."""
-    result = run_script("infra.sh", "--env", "dev", "--dry-run", env=tools_env(**INFRA_ENV))
-    assert result.returncode == 0, result.stderr
-    grants = [(m.group(1), m.group(2).replace("\\ ", " "), m.group(3)) for m in re.finditer(
-        r"role assignment create --assignee-object-id \\<([a-z-]+)\\> \S+ \S+ --role (\S+(?:\\ \S+)*) "
-        r"--scope (\S+)", result.stdout)]
-    assert len(grants) == 13
-    media = [g for g in grants if g[2].startswith("\\<storage-id\\>")]
-    assert media and all(re.search(r"/(containers|queues|tables)/[a-z0-9-]+$", scope) for _, _, scope in media)
-    worker = {(role, scope.split("/")[-1]) for who, role, scope in grants if who == "principal-id"}
-    assert worker == {("Storage Blob Data Reader", "uploads"), ("Storage Blob Data Contributor", "outputs"),
-                      ("Storage Queue Data Message Processor", "transcode-jobs"),
-                      ("Storage Queue Data Message Sender", "transcode-jobs"),
-                      ("Storage Queue Data Message Sender", "transcode-jobs-poison"),
-                      ("Storage Table Data Contributor", "jobs")}
-    host = [g for g in grants if g[2] == "\\<host-storage-id\\>"]
-    assert {who for who, _, _ in host} == {"app-principal-id"} and len(host) == 3
-    app = next(c for c in commands(result.stdout) if c.startswith("az functionapp create"))
-    assert "--storage-account transcodedevfn" in app
-    assert "AzureWebJobsStorage__accountName=transcodedevfn" in result.stdout
-
-
-def test_the_event_subscription_comes_after_the_code() -> None:
-    result = run_script("infra.sh", "--env", "dev", "--events", "--dry-run", env=tools_env(**INFRA_ENV))
-    assert result.returncode == 0, result.stderr
-    creates = commands(result.stdout)
-    assert [c.split(" --")[0] for c in creates] == ["az eventgrid system-topic create",
-                                                   "az eventgrid system-topic event-subscription create"]
-    assert "--included-event-types Microsoft.Storage.BlobCreated" in creates[1]
-    assert "--subject-begins-with /blobServices/default/containers/uploads/" in creates[1]
-
-
-def test_infrastructure_needs_its_names() -> None:
-    result = run_script("infra.sh", "--env", "dev", "--dry-run", env=tools_env(ACR_NAME="a", FUNCTIONAPP_NAME="f"))
-    assert result.returncode != 0 and "set STORAGE_ACCOUNT" in result.stderr
-
-
 def test_the_drill_measures_recovery_time() -> None:
     now = int(time.time())
     ok = run_script("dr-drill.sh", "rto", "--started", str(now - 1200), "--max-seconds", "3600",
@@ -189,6 +115,3 @@ def test_the_drill_reads_replication_lag_and_deletes_only_its_own_region() -> No
     assert refused.returncode == 2 and refused.stdout == "" and "refusing to delete" in refused.stderr
 
 
-def test_the_drill_deletes_the_group_the_workflow_creates(dr: dict[str, Any]) -> None:
-    job = dr["jobs"]["disaster-recovery"]
-    assert job["env"]["RESOURCE_GROUP"] == "rg-transcoder-dr" and job["env"]["AKS_CLUSTER"] == "aks-transcoder-dr"

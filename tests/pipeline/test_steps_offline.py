@@ -37,7 +37,6 @@ KNOWN = {
     "needs.deploy-staging.outputs.new_slot": "green",
     "needs.deploy-staging.outputs.old_slot": "blue",
     "steps.swap.outcome": "success",
-    "steps.infra.outputs.workload_client_id": "11111111-2222-3333-4444-555555555555",
     "steps.release.outputs.sha": SHA,
     "steps.judged.outputs.since": str(RECORDED_SINCE),
     "github.token": "",
@@ -62,6 +61,9 @@ def resolve(expr: str, env: dict[str, str]) -> str:
         return env.get(expr[4:], "")
     if expr.startswith("vars."):
         return "var-" + expr[5:].lower().replace("_", "-")
+    output = re.fullmatch(r"(?:steps|needs)\.[\w-]+\.outputs\.(\w+)", expr)
+    if output:  # the outputs of the infrastructure step (its dry run prints placeholders) and their job outputs
+        return "out-" + output.group(1).replace("_", "-")
     raise AssertionError(f"no test value for the expression {expr!r}")
 
 
@@ -83,9 +85,14 @@ def script_steps() -> list[Any]:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sandbox(tmp_path_factory.mktemp("runner"))
+
+
+def make_sandbox(root: Path) -> Path:
     """A workspace with the repository's scripts, and a bin folder of stubs."""
-    root = tmp_path_factory.mktemp("runner")
     (root / "scripts").symlink_to(ROOT / "scripts")
+    (root / "infra").symlink_to(ROOT / "infra")  # the parameter files infra_deploy.py and compliance.py read
+    (root / "release").symlink_to(ROOT)  # the drill's checkout of the release
     stubs = root / "stubs"
     stubs.mkdir()
     for name in STUBS:
@@ -135,8 +142,8 @@ def test_the_step_runs_in_dry_run(doc: dict[str, Any], job_id: str, step: dict[s
 def test_the_steps_cover_every_script() -> None:
     called = {name for p in script_steps()
               for name in re.findall(r"scripts/deploy/([\w.-]+)", p.values[2]["run"])}
-    assert called == {"notify.sh", "infra.sh", "traffic.py", "canary.py", "rollback.sh", "smoke_test.py",
-                      "health_gate.py", "dr-drill.sh", "bake_load.py"}
+    assert called == {"notify.sh", "infra_deploy.py", "compliance.py", "traffic.py", "canary.py", "rollback.sh",
+                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py"}
 
 
 def named(job_id: str, fragment: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -160,18 +167,18 @@ def staging_undo(group: str, app: str) -> list[str]:
     ]
 
 
-STAGING_UNDO = staging_undo("var-resource-group", "var-functionapp-name")
+# deploy-staging names its Function app from its infrastructure step; the jobs after it from its outputs
+STAGING_UNDO = staging_undo("out-resource-group", "out-functionapp-name")
 PRODUCTION_UNDO = [  # the region's release to its previous revision, its Function app swapped back
     "helm rollback transcoder-blue 0 -n media --wait --timeout 20m --cleanup-on-fail",
     "az functionapp deployment slot swap --resource-group rg-var-resource-prefix-westeurope --name "
-    "func-var-resource-prefix-westeurope --slot staging --target-slot production"]
+    "out-function-app-name --slot staging --target-slot production"]
 UNDO = {
-    "deploy-staging": STAGING_UNDO,
+    "deploy-staging": staging_undo("var-resource-group", "out-function-app-name"),
     "performance-test": STAGING_UNDO,
     "canary-analysis": STAGING_UNDO,
     "e2e-test": STAGING_UNDO,
-    # a production-checks job: the staging names are variables of their own there
-    "compliance-validation": staging_undo("var-staging-resource-group", "var-staging-functionapp-name"),
+    "compliance-validation": STAGING_UNDO,
     "deploy-production": PRODUCTION_UNDO,
     "smoke-test": PRODUCTION_UNDO,
     "monitoring": PRODUCTION_UNDO,
@@ -221,7 +228,7 @@ def test_the_canary_steps_load_the_bake_then_compare_the_new_slot_with_the_old(p
     argv = shlex.split(lines[0])
     assert argv[1:3] == ["-m", "loadtest"], lines[0]
     assert argv[argv.index("--scenarios") + 1] == "ingest"
-    assert argv[argv.index("--account-url") + 1] == "https://var-storage-account.blob.core.windows.net"
+    assert argv[argv.index("--account-url") + 1] == "https://out-storage-account.blob.core.windows.net"
     assert argv[argv.index("--users") + 1] == str(plan.uploads)
     assert argv[argv.index("--out") + 1] == f"build/canary/{percent}/load"
     assert argv[argv.index("--max-enqueue-p95-ms") + 1] == "60000"  # a real account's limit, not Azurite's
@@ -233,11 +240,11 @@ def test_the_canary_steps_load_the_bake_then_compare_the_new_slot_with_the_old(p
     assert parsed.returncode == 0, parsed.stderr
     assert f"--users {plan.uploads} " in parsed.stdout and "IngestUploadUser" in parsed.stdout
     # then the analysis: every signal of the new slot, then of the old, in the staging cluster
-    queries = [line for line in lines if line.startswith("GET var-prometheus-query-url/")]
+    queries = [line for line in lines if line.startswith("GET out-prometheus-query-url/")]
     half = len(canary.SIGNAL_NAMES)
     assert len(queries) == 2 * half
-    assert all('service="transcoder-green"' in q and 'cluster="var-aks-cluster"' in q for q in queries[:half])
-    assert all('service="transcoder-blue"' in q and 'cluster="var-aks-cluster"' in q for q in queries[half:])
+    assert all('service="transcoder-green"' in q and 'cluster="out-aks-cluster"' in q for q in queries[:half])
+    assert all('service="transcoder-blue"' in q and 'cluster="out-aks-cluster"' in q for q in queries[half:])
     # judged from the second the bake started, before its load: not over a fixed window
     load, analysis = traced_scripts(result.stderr)
     assert load[1] == "scripts/deploy/bake_load.py" and analysis[1] == "scripts/deploy/canary.py"
@@ -275,6 +282,6 @@ def test_the_production_health_gate_judges_the_region_from_before_the_smoke_test
     lines = commands(result.stdout)
     assert lines[:3] == ["sleep 600", "helm status transcoder-blue -n media -o json",
                          "kubectl get pods -n media -l app.kubernetes.io/instance=transcoder-blue -o json"]
-    assert all('cluster="aks-var-resource-prefix-westeurope"' in line for line in lines if line.startswith("GET "))
+    assert all('cluster="out-aks-name"' in line for line in lines if line.startswith("GET "))
     (gate,) = traced_scripts(result.stderr)
     assert gate[gate.index("--since") + 1] == str(RECORDED_SINCE) and "--window" not in gate

@@ -115,12 +115,13 @@ def test_every_azure_sign_in_is_federated(delivery: dict[str, Any]) -> None:
     # every job that talks to Azure signs in first
     for name, job in delivery["jobs"].items():
         text = run_text(job) + "".join(uses(s) for s in job["steps"])
-        touches_azure = re.search(r"\baz |helm upgrade|aks-context|smoke_test\.py", text)
+        touches_azure = re.search(r"\baz (?!bicep )|helm upgrade|aks-context|smoke_test\.py|infra_deploy\.py", text)
         if touches_azure:
             first = next(i for i, s in enumerate(job["steps"]) if uses(s).startswith("azure/login@"))
+            azure = (r"\baz (?!bicep )|helm |kubectl |smoke_test|health_gate|canary\.py|traffic\.py|infra_deploy\.py"
+                     r"|compliance\.py")
             azure_steps = [i for i, s in enumerate(job["steps"])
-                           if re.search(r"\baz |helm |kubectl |smoke_test|health_gate|canary\.py|traffic\.py",
-                                        s.get("run", "")) or "aks-context" in uses(s)]
+                           if re.search(azure, s.get("run", "")) or "aks-context" in uses(s)]
             assert azure_steps and first < min(azure_steps), name
 
 
@@ -194,7 +195,7 @@ def test_helm_deploys_the_commit_and_waits_atomically(delivery: dict[str, Any], 
     assert f"image.tag={SHA}" in sets
     assert "image.digest=${{ needs.build.outputs.digest }}" in sets  # what runs is what was scanned and approved
     assert "build" in delivery["jobs"][deploy]["needs"]
-    assert "gpu.enabled=true" in sets and "image.repository=$IMAGE_REPOSITORY" in sets
+    assert "gpu.enabled=true" in sets and "image.repository=$DEPLOY_REPOSITORY" in sets
     assert any(s.startswith("slot=") for s in sets) and any(s.startswith("workloadIdentity.clientId=") for s in sets)
     assert argv[4].startswith("build/chart/transcoder-") and argv[4].endswith(".tgz")
     assert "--wait" in argv and "--atomic" in argv and "--timeout" in argv
@@ -219,7 +220,7 @@ def test_validation_runs_every_checker(delivery: dict[str, Any]) -> None:
     for needle in [".venv/bin/ruff check .", ".venv/bin/mypy", "mypy --strict scripts/deploy",
                    "hadolint Dockerfile.gpu", "xargs -0 shellcheck", "actionlint",
                    "yamllint --strict -c .github/yamllint.yml .github",
-                   "helm lint --strict helm/transcoder", "pytest tests/deploy tests/pipeline",
+                   "helm lint --strict helm/transcoder", "pytest tests/deploy tests/pipeline tests/infra",
                    "checkov --skip-download --compact --framework helm -d helm/transcoder",
                    "checkov --skip-download --compact --framework dockerfile -f Dockerfile.gpu"]:
         assert needle in text, needle
@@ -265,7 +266,7 @@ def env_default(job: dict[str, Any], name: str, variable: str) -> str:
 def test_the_performance_test_is_a_load_test_of_the_staging_account(delivery: dict[str, Any]) -> None:
     perf = delivery["jobs"]["performance-test"]
     assert perf["environment"] == {"name": "staging"}
-    assert perf["env"]["STORAGE_ACCOUNT"] == "${{ vars.STORAGE_ACCOUNT }}"
+    assert perf["env"]["STORAGE_ACCOUNT"] == "${{ needs.deploy-staging.outputs.storage_account }}"
     names = [s.get("name", "") for s in perf["steps"]]
     install = step_named(perf, "The project with its load test")
     assert install["run"] == "python -m pip install -q -e '.[loadtest]'"
@@ -317,17 +318,12 @@ def test_the_function_app_goes_through_its_staging_slot(delivery: dict[str, Any]
                 assert args[args.index("--src") + 1] == "build/functionapp.zip", name
                 assert args[args.index("--build-remote") + 1] == "true", name
                 assert args[args.index("--name") + 1] == "$FUNCTIONAPP_NAME", name
-                assert "FUNCTIONAPP_NAME" in job["env"] and "RESOURCE_GROUP" in job["env"], name
+                env = {**job["env"], **step.get("env", {})}
+                assert "FUNCTIONAPP_NAME" in env and "RESOURCE_GROUP" in env, name
                 later = "\n".join(s.get("run", "") for s in steps[i + 1:])
                 assert "az functionapp deployment slot swap" in later and "--slot staging --target-slot production" \
                     in later, name
     assert deployed == 3
-
-
-def test_dev_infrastructure_comes_from_the_script(delivery: dict[str, Any]) -> None:
-    text = run_text(delivery["jobs"]["deploy-dev"])
-    assert 'scripts/deploy/infra.sh --env dev --location "$LOCATION"' in text
-    assert text.index("infra.sh --env dev --location") < text.index("helm upgrade")
 
 
 def shifts(job: dict[str, Any]) -> list[int]:
@@ -342,10 +338,11 @@ def test_staging_is_blue_green_with_progressive_traffic(delivery: dict[str, Any]
     assert '--set slot="$NEW_SLOT"' in install
     assert "traffic.py slots" in step_named(staging, "Which slot serves now")["run"]
     assert shifts(staging) + shifts(jobs["canary-analysis"]) == [20, 50, 100]
-    assert staging["outputs"] == {"new_slot": "${{ steps.slots.outputs.idle }}",
-                                  "old_slot": "${{ steps.slots.outputs.live }}"}
-    assert jobs["performance-test"]["outputs"] == {"new_slot": "${{ needs.deploy-staging.outputs.new_slot }}",
-                                                   "old_slot": "${{ needs.deploy-staging.outputs.old_slot }}"}
+    assert {k: v for k, v in staging["outputs"].items() if k.endswith("_slot")} == {
+        "new_slot": "${{ steps.slots.outputs.idle }}", "old_slot": "${{ steps.slots.outputs.live }}"}
+    # performance-test hands deploy-staging's outputs on to canary-analysis, which needs it alone
+    assert jobs["performance-test"]["outputs"] == {
+        key: f"${{{{ needs.deploy-staging.outputs.{key} }}}}" for key in staging["outputs"]}
 
 
 def test_a_failed_canary_calls_the_rollback_script(delivery: dict[str, Any]) -> None:
@@ -371,7 +368,7 @@ def test_every_canary_step_bakes_under_load_sized_for_its_share(delivery: dict[s
     it gave the new slot, then canary.py from the second the bake started."""
     jobs = delivery["jobs"]
     canary = jobs["canary-analysis"]
-    assert canary["env"]["STORAGE_ACCOUNT"] == "${{ vars.STORAGE_ACCOUNT }}"
+    assert canary["env"]["STORAGE_ACCOUNT"] == "${{ needs.performance-test.outputs.storage_account }}"
     assert env_default(canary, "CANARY_MIN_JOBS", "CANARY_MIN_JOBS") == "20"
     assert env_default(canary, "BAKE_SECONDS", "CANARY_BAKE_SECONDS") == "900"
     perf = jobs["performance-test"]
@@ -445,11 +442,14 @@ def test_every_job_from_staging_on_rolls_back_when_it_fails(delivery: dict[str, 
     else:
         assert '--helm-release "transcoder-$SLOT"' in run
         assert '--functionapp "$FUNCTIONAPP_NAME" --resource-group "$RESOURCE_GROUP"' in run
-        assert env["FUNCTIONAPP_NAME"] == "func-${{ vars.RESOURCE_PREFIX }}-${{ matrix.region }}"
+        # the region's names are its deployment's outputs, read in this job before anything it rolls back
+        assert env["FUNCTIONAPP_NAME"] == "${{ steps.infra.outputs.function_app_name }}"
         assert env["RESOURCE_GROUP"] == "rg-${{ vars.RESOURCE_PREFIX }}-${{ matrix.region }}"
         assert env["SLOT"] == "${{ vars.PRODUCTION_SLOT || 'blue' }}"
         assert context[0]["with"] == {"resource-group": env["RESOURCE_GROUP"],
-                                      "cluster-name": "aks-${{ vars.RESOURCE_PREFIX }}-${{ matrix.region }}"}
+                                      "cluster-name": "${{ steps.infra.outputs.aks_name }}"}
+        infra = next(i for i, s in enumerate(steps) if s.get("id") == "infra")
+        assert infra < at and "scripts/deploy/infra_deploy.py" in steps[infra]["run"]
 
 
 def test_the_rollbacks_after_a_deploy_job_are_the_same_order(delivery: dict[str, Any]) -> None:
@@ -462,14 +462,14 @@ def test_the_rollbacks_after_a_deploy_job_are_the_same_order(delivery: dict[str,
     (smoke,) = rollback_steps(jobs["smoke-test"])
     (monitoring,) = rollback_steps(jobs["monitoring"])
     assert smoke["run"] == monitoring["run"] and smoke["if"] == monitoring["if"] == "failure()"
-    # compliance-validation signs in as production-checks: it names staging through variables of its own
+    # compliance-validation signs in as production-checks: it names staging through deploy-staging's outputs
     compliance = jobs["compliance-validation"]
     (step,) = rollback_steps(compliance)
-    assert step["env"] == {"RESOURCE_GROUP": "${{ vars.STAGING_RESOURCE_GROUP }}",
-                           "FUNCTIONAPP_NAME": "${{ vars.STAGING_FUNCTIONAPP_NAME }}"}
+    assert step["env"] == {"RESOURCE_GROUP": "${{ needs.deploy-staging.outputs.resource_group }}",
+                           "FUNCTIONAPP_NAME": "${{ needs.deploy-staging.outputs.functionapp_name }}"}
     context = next(s for s in compliance["steps"] if uses(s) == "./.github/actions/aks-context")
-    assert context["with"] == {"resource-group": "${{ vars.STAGING_RESOURCE_GROUP }}",
-                               "cluster-name": "${{ vars.STAGING_AKS_CLUSTER }}"}
+    assert context["with"] == {"resource-group": "${{ needs.deploy-staging.outputs.resource_group }}",
+                               "cluster-name": "${{ needs.deploy-staging.outputs.aks_cluster }}"}
 
 
 def test_production_is_approved_and_rolled_region_by_region(delivery: dict[str, Any]) -> None:
@@ -553,7 +553,8 @@ def test_the_drill_is_weekly_and_cleans_up(dr: dict[str, Any]) -> None:
     teardown = step_named(job, "Delete the drill region")
     assert teardown["if"] == "always()" and "dr-drill.sh teardown" in teardown["run"]
     text = run_text(job)
-    for needle in ["dr-drill.sh rpo", "infra.sh --env dr", "smoke_test.py", "dr-drill.sh rto"]:
+    for needle in ["dr-drill.sh rpo", "dr-drill.sh storage-failover", "infra_deploy.py", "dr-drill.sh cosmos-restore",
+                   "smoke_test.py", "dr-drill.sh rto", "dr-drill.sh frontdoor-failover"]:
         assert needle in text, needle
 
 
@@ -565,9 +566,9 @@ def test_the_scripts_the_workflows_call_exist_and_are_executable() -> None:
         text = path.read_text()
         called |= set(re.findall(r"scripts/deploy/([\w.-]+)", text))
         by_path |= set(re.findall(r"(?<![\w.-])(?<!python )(?<!python3 )scripts/deploy/([\w.-]+)", text))
-    assert called >= {"notify.sh", "infra.sh", "traffic.py", "canary.py", "rollback.sh", "smoke_test.py",
-                      "health_gate.py", "dr-drill.sh", "bake_load.py"}
-    assert by_path >= {"notify.sh", "infra.sh", "rollback.sh", "dr-drill.sh"}
+    assert called >= {"notify.sh", "infra_deploy.py", "compliance.py", "traffic.py", "canary.py", "rollback.sh",
+                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py"}
+    assert by_path >= {"notify.sh", "rollback.sh", "dr-drill.sh"}
     for name in called:
         script = SCRIPTS / name
         assert script.is_file(), name
