@@ -247,6 +247,26 @@ def test_http_port_moves_container_port_and_env_together() -> None:
     assert rendered.one("Service")["spec"]["ports"][0]["targetPort"] == "http"
 
 
+def test_the_job_records_can_live_in_cosmos_db_for_table(variants: dict[str, Rendered],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker reads the table endpoint from WORKER_TABLE_ACCOUNT_URL (infra's recordsTableEndpoint in production);
+    left empty, the worker derives it from the storage account, and the variable is not set."""
+    cosmos = "https://acct-records.table.cosmos.azure.com:443/"
+    rendered = render("cosmos", "transcoder", [*REQUIRED, "--set", f"table.accountUrl={cosmos}"])
+    assert rendered.env()["WORKER_TABLE_ACCOUNT_URL"] == cosmos
+    assert "WORKER_TABLE_ACCOUNT_URL" not in variants["default"].env()
+    from worker.settings import ServiceSettings
+
+    for key in list(os.environ):
+        if key.startswith("WORKER_") or key == "FFMPEG_BINARY":
+            monkeypatch.delenv(key)
+    for key, value in rendered.env().items():
+        monkeypatch.setenv(key, value)
+    settings = ServiceSettings()
+    assert settings.endpoint("table") == cosmos
+    assert settings.endpoint("queue") == "https://transcodesci.queue.core.windows.net"
+
+
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_grace_period_outlasts_the_drain(variants: dict[str, Rendered], name: str) -> None:
     rendered = variants[name]

@@ -227,6 +227,10 @@ spec:
           value: {{ .Values.queue.name | quote }}
         - name: WORKER_JOBS_TABLE
           value: {{ .Values.table.name | quote }}
+        {{- with .Values.table.accountUrl }}
+        - name: WORKER_TABLE_ACCOUNT_URL
+          value: {{ . | quote }}
+        {{- end }}
         - name: WORKER_OUTPUTS_CONTAINER
           value: {{ .Values.outputs.container | quote }}
         - name: WORKER_UPLOADS_CONTAINER
