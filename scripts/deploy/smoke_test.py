@@ -4,12 +4,16 @@
     smoke_test.py --account transcodestg --count 1                      # one upload, one package
     smoke_test.py --account transcodestg --count 40 --concurrency 8 --max-p95-seconds 600
     smoke_test.py --manifest-file manifest.json --require-nvenc          # judge a recorded manifest
+    smoke_test.py --account transcodeprod --playback-base https://<front door endpoint host>   # and play it
 
 Each upload goes to the uploads container (the Function turns it into a job), and its package must appear:
 ``<job_id>/manifest.json`` in the outputs container, the job id derived from the name and the ETag exactly as the
 Function derives it. A manifest passes with at least one rendition, none under its VMAF threshold, and (with
---require-nvenc) an NVENC encode without fallback. Storage is reached with `az ... --auth-mode login` (the
-signed-in pipeline identity; no keys). Exits 0 when every upload passes (and the p95 is within the limit), 1
+--require-nvenc) an NVENC encode without fallback. With --playback-base (Front Door's endpoint, whose route maps
+`/` to the outputs container) the package is then played the way a player does, without credentials: the HLS
+master, its first variant playlist, that playlist's init segment and first media segment, and the DASH manifest,
+each answered 200 with content. Storage is reached with `az ... --auth-mode login` (the signed-in pipeline
+identity; no keys). Exits 0 when every upload passes (and the p95 is within the limit), 1
 otherwise, 2 on bad input.
 """
 
@@ -24,6 +28,9 @@ import shutil
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -56,6 +63,66 @@ def check_manifest(manifest: Mapping[str, Any], *, require_nvenc: bool) -> list[
     if require_nvenc and (manifest.get("encoder_kind") != "nvenc" or manifest.get("fallback_reason")):
         problems.append(f"encoded with {manifest.get('encoder')} ({manifest.get('encoder_kind')}), not NVENC: "
                         f"{manifest.get('fallback_reason')}")
+    return problems
+
+
+def _get(url: str, runner: Runner, timeout: float = 30) -> tuple[int, bytes]:
+    """An anonymous GET, as a player makes it; in dry-run the request is printed and answers nothing."""
+    if runner.dry_run:
+        print(f"+ GET {url}", flush=True)
+        return 200, b""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "smoke-test"}),
+                                    timeout=timeout) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, b""
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return 0, str(exc).encode()
+
+
+def _uris(playlist: str) -> list[str]:
+    """The URIs a playlist names, in order: EXT-X-MAP's init first, then the media lines."""
+    out = []
+    for line in playlist.splitlines():
+        line = line.strip()
+        if line.startswith("#EXT-X-MAP:") and 'URI="' in line:
+            out.append(line.split('URI="', 1)[1].split('"', 1)[0])
+        elif line and not line.startswith("#"):
+            out.append(line)
+    return out
+
+
+def play_through(base: str, job_id: str, manifest: Mapping[str, Any], runner: Runner) -> list[str]:
+    """What a player could not fetch of the package through ``base`` (empty: it plays)."""
+    root = f"{base.rstrip('/')}/{job_id}/{manifest.get('attempt', 1)}/"
+    problems: list[str] = []
+
+    def fetch(url: str, what: str) -> bytes | None:
+        status, body = _get(url, runner)
+        if status != 200 or (not body and not runner.dry_run):
+            problems.append(f"{what} {url}: HTTP {status or 'unreachable'}"
+                            + (f" ({body.decode(errors='replace')[:200]})" if status == 0 else ""))
+            return None
+        return body
+
+    master_url = urllib.parse.urljoin(root, str(manifest.get("hls") or "master.m3u8"))
+    master = fetch(master_url, "HLS master")
+    if master is not None and not runner.dry_run:
+        variants = _uris(master.decode(errors="replace"))
+        if not variants:
+            problems.append(f"HLS master {master_url} names no variant")
+        else:
+            variant_url = urllib.parse.urljoin(master_url, variants[0])
+            variant = fetch(variant_url, "variant playlist")
+            if variant is not None:
+                parts = _uris(variant.decode(errors="replace"))[:2]
+                if not parts:
+                    problems.append(f"variant playlist {variant_url} names no segment")
+                for part in parts:
+                    fetch(urllib.parse.urljoin(variant_url, part), "segment")
+    if manifest.get("dash"):
+        fetch(urllib.parse.urljoin(root, str(manifest["dash"])), "DASH manifest")
     return problems
 
 
@@ -137,6 +204,8 @@ def one(args: argparse.Namespace, store: Storage, sample: Path, index: int, fold
     manifest = store.download_json(args.outputs_container, manifest_blob, folder)
     if not store.runner.dry_run:
         outcome.problems += check_manifest(manifest, require_nvenc=args.require_nvenc)
+    if args.playback_base and not outcome.problems:
+        outcome.problems += play_through(args.playback_base, outcome.job_id, manifest, store.runner)
     return outcome
 
 
@@ -156,6 +225,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--poll", type=float, default=10)
     p.add_argument("--max-p95-seconds", type=float, default=None, help="fail when the p95 upload-to-package exceeds")
     p.add_argument("--require-nvenc", action="store_true", help="packages must be NVENC encodes without fallback")
+    p.add_argument("--playback-base", help="play each package through this URL (https://<Front Door endpoint>)")
     p.add_argument("--report", type=Path, help="also write the JSON summary here")
     p.add_argument("-n", "--dry-run", action="store_true", default=dry_run_env(),
                    help="print the commands instead of running them (also DRY_RUN=1)")
