@@ -25,7 +25,7 @@ SVG_PATH = HERE / "img" / "architecture.svg"
 PNG_PATH = HERE / "img" / "architecture.png"
 
 WIDTH = 1000
-HEIGHT = 790
+HEIGHT = 890
 FONT = "'Segoe UI', Helvetica, Arial, 'Liberation Sans', sans-serif"
 TITLE_SIZE = 12.5
 TEXT_SIZE = 11.0
@@ -85,23 +85,28 @@ class Arrow:
     dashed: bool = False
 
 
-MEDIA_Y, MEDIA_H = 196.0, 110.0
-AKS_Y, AKS_H = 350.0, 130.0
+MEDIA_Y, MEDIA_H = 296.0, 110.0
+AKS_Y, AKS_H = 450.0, 130.0
 SUB_TOP = MEDIA_Y + 30
 SUB_H = 68.0
 
 BOXES: tuple[Box, ...] = (
+    # the operators' way: the dashboard, whose /api is the Function app
+    Box("operators", 20, 64, 100, 70, "Operators", ("browser,", "signed in"), "external", (), external=True),
+    Box("dashboard", 420, 64, 230, 70, "Static Web App (dashboard)",
+        ("Entra ID sign-in, app role admin", "/api/* → the Function app"), "network",
+        ("Microsoft.Web/staticSites", "Microsoft.Web/staticSites/linkedBackends")),
     # the job's way: upload, event, Function, queue
-    Box("uploader", 20, 64, 100, 86, "Uploader", ("client or", "pipeline", "(Entra ID)"), "external", (),
+    Box("uploader", 20, 164, 100, 86, "Uploader", ("client or", "pipeline", "(Entra ID)"), "external", (),
         external=True),
-    Box("eventgrid", 160, 64, 210, 86, "Event Grid system topic",
+    Box("eventgrid", 160, 164, 210, 86, "Event Grid system topic",
         ("on the media account", "subscription: BlobCreated", "in uploads/ only"), "events",
         ("Microsoft.EventGrid/systemTopics", "Microsoft.EventGrid/systemTopics/eventSubscriptions")),
-    Box("function", 420, 64, 230, 86, "Function app",
+    Box("function", 420, 164, 230, 86, "Function app",
         ("enqueue_transcode (blob trigger)", "App Service plan, staging slot", "creates the record, enqueues"),
         "compute",
         ("Microsoft.Web/sites", "Microsoft.Web/sites/slots", "Microsoft.Web/serverfarms")),
-    Box("host", 700, 64, 280, 86, "Storage account (Functions host)",
+    Box("host", 700, 164, 280, 86, "Storage account (Functions host)",
         ("AzureWebJobsStorage: host locks, keys,", "the blob trigger's queue, one per slot"), "storage",
         ("Microsoft.Storage/storageAccounts", "Microsoft.Storage/storageAccounts/queueServices/queues")),
     # the media account and what it holds
@@ -136,31 +141,31 @@ BOXES: tuple[Box, ...] = (
         ("Microsoft.Storage/storageAccounts/tableServices/tables", "Microsoft.DocumentDB/databaseAccounts",
          "Microsoft.DocumentDB/databaseAccounts/tables")),
     # beside the cluster
-    Box("acr", 20, 520, 180, 86, "Container registry", ("worker images", "kubelet pulls (AcrPull)",
+    Box("acr", 20, 620, 180, 86, "Container registry", ("worker images", "kubelet pulls (AcrPull)",
                                                         "untagged ones expire"), "compute",
         ("Microsoft.ContainerRegistry/registries",)),
-    Box("identities", 236, 520, 414, 86, "Managed identities (user-assigned)",
+    Box("identities", 236, 620, 414, 86, "Managed identities (user-assigned)",
         ("worker: workload identity, federated with the", "ServiceAccounts transcoder-blue and transcoder-green",
          "KEDA operator: workload identity · Function: both slots",
          "Entra ID data roles on blobs, queues, table"), "identity",
         ("Microsoft.ManagedIdentity/userAssignedIdentities",
          "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials",
          "Microsoft.Authorization/roleAssignments", "Microsoft.DocumentDB/databaseAccounts/tableRoleAssignments")),
-    Box("cost", 670, 520, 310, 86, "Budget (resource group)",
+    Box("cost", 670, 620, 310, 86, "Budget (resource group)",
         ("mail and action group at 80% actual and", "100% forecast spend",
          "Cost anomaly alert (subscription): daily"), "cost",
         ("Microsoft.Consumption/budgets", "Microsoft.CostManagement/scheduledActions")),
     # monitoring
-    Box("prometheus", 20, 650, 220, 86, "Azure Monitor workspace",
+    Box("prometheus", 20, 750, 220, 86, "Azure Monitor workspace",
         ("managed Prometheus", "data collection endpoint,", "rules and associations"), "monitoring",
         ("Microsoft.Monitor/accounts", "Microsoft.Insights/dataCollectionEndpoints",
          "Microsoft.Insights/dataCollectionRules", "Microsoft.Insights/dataCollectionRuleAssociations")),
-    Box("rules", 270, 650, 210, 86, "Prometheus rule groups",
+    Box("rules", 270, 750, 210, 86, "Prometheus rule groups",
         ("the chart's alert rules", "(prometheus-rules.yaml)", "on the cluster's metrics"), "monitoring",
         ("Microsoft.AlertsManagement/prometheusRuleGroups",)),
-    Box("actiongroup", 510, 650, 190, 86, "Action group", ("emails the operations", "address"), "monitoring",
+    Box("actiongroup", 510, 750, 190, 86, "Action group", ("emails the operations", "address"), "monitoring",
         ("Microsoft.Insights/actionGroups",)),
-    Box("logs", 730, 650, 250, 86, "Log Analytics workspace",
+    Box("logs", 730, 750, 250, 86, "Log Analytics workspace",
         ("diagnostics of every resource,", "Container insights", "+ Application Insights (Function)"),
         "monitoring",
         ("Microsoft.OperationalInsights/workspaces", "Microsoft.Insights/components",
@@ -180,6 +185,7 @@ def _box(box_id: str) -> Box:
 
 
 def _arrows() -> tuple[Arrow, ...]:
+    ops, swa = _box("operators"), _box("dashboard")
     up, eg, fn, host = _box("uploader"), _box("eventgrid"), _box("function"), _box("host")
     uploads, dead, queue, outputs = _box("uploads"), _box("deadletter"), _box("queue"), _box("outputs")
     fd, players, aks, keda, gpu = _box("frontdoor"), _box("players"), _box("aks"), _box("keda"), _box("gpu")
@@ -189,12 +195,16 @@ def _arrows() -> tuple[Arrow, ...]:
     sub_mid = uploads.y + uploads.h / 2
     gpu_mid = gpu.y + gpu.h / 2
     gap_y = (uploads.bottom + aks.y) / 2 + 4
+    top = ops.y + ops.h / 2
     return (
-        Arrow(((60, up.bottom), (60, uploads.y)), "upload", (66, 184)),
-        Arrow(((130, uploads.y), (130, 172), (200, 172), (200, eg.bottom)), "BlobCreated", (206, 166)),
-        Arrow(((300, eg.bottom), (300, dead.y)), "undelivered", (306, 184), dashed=True),
+        Arrow(((ops.right, top), (swa.x, top)), "HTTPS, Entra ID sign-in", ((ops.right + swa.x) / 2, top - 6),
+              "middle"),
+        Arrow(((535, swa.bottom), (535, fn.y)), "/api (linked backend)", (541, (swa.bottom + fn.y) / 2 + 4)),
+        Arrow(((60, up.bottom), (60, uploads.y)), "upload", (66, 284)),
+        Arrow(((130, uploads.y), (130, 272), (200, 272), (200, eg.bottom)), "BlobCreated", (206, 266)),
+        Arrow(((300, eg.bottom), (300, dead.y)), "undelivered", (306, 284), dashed=True),
         Arrow(((eg.right, mid1), (fn.x, mid1)), "webhook", ((eg.right + fn.x) / 2, mid1 - 6), "middle"),
-        Arrow(((460, fn.bottom), (460, queue.y)), "enqueue", (466, 184)),
+        Arrow(((460, fn.bottom), (460, queue.y)), "enqueue", (466, 284)),
         Arrow(((fn.right, mid1), (host.x, mid1))),
         Arrow(((outputs.right, sub_mid), (fd.x, sub_mid)), "origin", ((outputs.right + fd.x) / 2 + 7, sub_mid - 6),
               "middle"),
@@ -206,9 +216,9 @@ def _arrows() -> tuple[Arrow, ...]:
         Arrow(((580, gpu.y), (580, outputs.bottom)), "package", (574, gap_y + 4), "end"),
         Arrow(((gpu.right, gpu_mid + 10), (records.x, gpu_mid + 10)), "status", ((gpu.right + records.x) / 2 + 7,
                                                                                  gpu_mid + 4), "middle"),
-        Arrow(((110, acr.y), (110, aks.bottom)), "images", (116, 504)),
-        Arrow(((440, ids.y), (440, aks.bottom)), "OIDC federation", (446, 504), dashed=True),
-        Arrow(((218, aks.bottom), (218, prom.y)), "metrics", (224, 634), dashed=True),
+        Arrow(((110, acr.y), (110, aks.bottom)), "images", (116, 604)),
+        Arrow(((440, ids.y), (440, aks.bottom)), "OIDC federation", (446, 604), dashed=True),
+        Arrow(((218, aks.bottom), (218, prom.y)), "metrics", (224, 734), dashed=True),
         Arrow(((prom.right, prom.y + 43), (rules.x, prom.y + 43)), dashed=True),
         Arrow(((rules.right, rules.y + 43), (ag.x, ag.y + 43)), dashed=True),
         Arrow(((685, cost.bottom), (685, ag.y)), dashed=True),
@@ -344,7 +354,8 @@ def render() -> str:
         f'viewBox="0 0 {WIDTH} {HEIGHT}" font-family="{escape(FONT, {chr(34): "&quot;"})}" role="img" '
         'aria-labelledby="title desc">',
         '<title id="title">azure-gpu-transcoder: the deployed system</title>',
-        '<desc id="desc">Uploads to the media storage account raise BlobCreated events that Event Grid delivers to '
+        '<desc id="desc">Operators use the dashboard, a static web app whose /api is the Function app. Uploads to '
+        "the media storage account raise BlobCreated events that Event Grid delivers to "
         "the Function app, which enqueues a job on the transcode-jobs queue; KEDA scales GPU workers on AKS on the "
         "queue's length; the workers write packages to the outputs container, which Front Door serves to players. "
         "Beside them: job records, the container registry, managed identities, monitoring, alerts and cost "

@@ -19,7 +19,7 @@ from azure.core.exceptions import AzureError, HttpResponseError
 
 from . import handlers
 from .api_settings import ApiSettings
-from .auth import authenticate, check_write_origin, cors_headers, preflight, require_admin
+from .auth import authenticate, check_write_origin, cors_headers, preflight, require_admin, roles_source
 from .settings import SettingsError
 from .web import MAX_BODY_BYTES, ApiError, ApiRequest, ApiResponse, MethodNotAllowed, Unavailable, error_response
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
     from .api_clients import ApiClients
 
-__all__ = ["ENDPOINTS", "Endpoint", "Handler", "dispatch", "from_http", "serve", "to_http"]
+__all__ = ["ENDPOINTS", "Endpoint", "Handler", "dispatch", "from_http", "roles", "roles_response", "serve",
+           "to_http"]
 
 logger = logging.getLogger(__name__)
 
@@ -123,3 +124,26 @@ def to_http(response: ApiResponse) -> func.HttpResponse:
 def serve(name: str, context: Context, req: func.HttpRequest) -> func.HttpResponse:
     """The body of each HTTP function."""
     return to_http(dispatch(ENDPOINTS[name], context, from_http(req)))
+
+
+def roles(context: Context, request: ApiRequest) -> ApiResponse:
+    """``POST /api/roles``, Static Web Apps' ``rolesSource`` (called by the site, server to server, at sign-in):
+    ``{"roles": [...]}`` from the posted claims. Served only behind the platform (``DASHBOARD_TRUST_EASY_AUTH``)."""
+    try:
+        settings, _ = context()
+    except SettingsError as exc:
+        return error_response(Unavailable(f"the API is not configured: {exc}")).with_headers(_COMMON)
+    if not settings.trust_easy_auth:
+        return ApiResponse(404, {"error": "roles are served to Static Web Apps only (DASHBOARD_TRUST_EASY_AUTH=true)"}
+                           ).with_headers(_COMMON)
+    if request.method != "POST":
+        return ApiResponse(405, {"error": f"{request.method} is not supported on {request.path}; use POST"},
+                           {"Allow": "POST"}).with_headers(_COMMON)
+    try:
+        return ApiResponse(200, {"roles": roles_source(request.body)}).with_headers(_COMMON)
+    except ValueError as exc:
+        return ApiResponse(400, {"error": f"a rolesSource call posts the user's claims: {exc}"}).with_headers(_COMMON)
+
+
+def roles_response(context: Context, req: func.HttpRequest) -> func.HttpResponse:
+    return to_http(roles(context, from_http(req)))

@@ -3,10 +3,12 @@
 Two ways in, no anonymous access:
 
 * **App Service Authentication** (Entra ID), trusted only when ``DASHBOARD_TRUST_EASY_AUTH=true``: the platform
-  validates the sign-in and passes the principal in ``X-MS-CLIENT-PRINCIPAL`` (base64 JSON with ``claims``), removing
-  any such header a client sends. Any signed-in principal reads; the app role ``admin`` (claims of type ``roles``, or
-  the principal's ``role_typ``) may also write. Without the setting the header is ignored, so that where no platform
-  stands in front (locally) a forged header grants nothing.
+  validates the sign-in and passes the principal in ``X-MS-CLIENT-PRINCIPAL``, removing any such header a client
+  sends. Two forms arrive: App Service's own (base64 JSON with ``claims``: the app role ``admin`` in claims of type
+  ``roles`` or the principal's ``role_typ``) and Static Web Apps' through its linked backend (``userDetails`` and
+  ``userRoles``, no claims; the site learns the Entra app roles from ``roles_source``, its ``rolesSource``
+  function). Any signed-in principal reads; ``admin`` may also write. Without the setting the header is ignored, so
+  that where no platform stands in front (locally) a forged header grants nothing.
 * **A bearer token**, ``DASHBOARD_TOKEN``: ``Authorization: Bearer <token>`` is an admin. For local use and tests.
 
 CORS: only ``DASHBOARD_ORIGIN`` is allowed, and a write from any other origin (the ``Origin`` header a browser sends)
@@ -26,7 +28,7 @@ from .api_settings import ApiSettings
 from .web import ApiRequest, ApiResponse, Forbidden, Unauthorized
 
 __all__ = ["ADMIN_ROLE", "PRINCIPAL_HEADER", "Principal", "authenticate", "check_write_origin", "cors_headers",
-           "preflight", "require_admin"]
+           "preflight", "require_admin", "roles_source"]
 
 ADMIN_ROLE = "admin"
 PRINCIPAL_HEADER = "x-ms-client-principal"
@@ -54,6 +56,13 @@ def _claims_principal(raw: str) -> Principal:
         data: Any = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True).decode("utf-8"))
     except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise Unauthorized("the X-MS-CLIENT-PRINCIPAL header is not base64 JSON") from None
+    if isinstance(data, dict) and "claims" not in data and isinstance(data.get("userRoles"), list):
+        # Static Web Apps' form: the roles it assigned (built-in anonymous/authenticated, and those roles_source
+        # returned), the user's name; no claims
+        roles = frozenset(str(r) for r in data["userRoles"] if isinstance(r, str))
+        if "authenticated" not in roles:
+            raise Unauthorized("the X-MS-CLIENT-PRINCIPAL header is not of a signed-in user")
+        return Principal(str(data.get("userDetails") or "signed-in user"), roles, "easy-auth")
     claims = data.get("claims") if isinstance(data, dict) else None
     if not isinstance(claims, list):
         raise Unauthorized("the X-MS-CLIENT-PRINCIPAL header has no claims")
@@ -85,6 +94,22 @@ def authenticate(settings: ApiSettings, request: ApiRequest) -> Principal:
         raise Unauthorized("send Authorization: Bearer <DASHBOARD_TOKEN>")
     raise Unauthorized("no sign-in is configured: set DASHBOARD_TRUST_EASY_AUTH=true behind App Service "
                        "Authentication, or DASHBOARD_TOKEN")
+
+
+def roles_source(body: bytes) -> list[str]:
+    """The roles Static Web Apps should give a user who just signed in: the Entra app roles among the claims it
+    posts (``{"identityProvider", "userId", "userDetails", "claims": [{"typ", "val"}], "accessToken"}``). It grants
+    nothing by itself: the site calls it server to server and puts the answer in the principal it forwards, and a
+    caller posting claims of its own only gets them echoed. ``ValueError`` names what is wrong with the body."""
+    try:
+        data: Any = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise ValueError("the body is not JSON") from None
+    claims = data.get("claims") if isinstance(data, dict) else None
+    if not isinstance(claims, list):
+        raise ValueError("the body has no claims list")
+    return sorted({str(c["val"]) for c in claims if isinstance(c, dict) and c.get("typ") in _ROLE_TYPES
+                   and isinstance(c.get("val"), str)})
 
 
 def require_admin(principal: Principal) -> None:

@@ -28,7 +28,7 @@ import azurefunctions.extensions.bindings.blob as blob  # type: ignore[import-un
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient
 
-from .api import ENDPOINTS, serve
+from .api import ENDPOINTS, roles_response, serve
 from .api_clients import ApiClients, make_api_clients
 from .api_settings import ApiSettings
 from .ingest import handle_upload
@@ -93,3 +93,9 @@ def api_uploads(req: func.HttpRequest) -> func.HttpResponse:
 @app.route(route=ENDPOINTS["api_fleet"].route, auth_level=ANONYMOUS)
 def api_fleet(req: func.HttpRequest) -> func.HttpResponse:
     return serve("api_fleet", _api_context, req)
+
+
+@app.route(route="roles", methods=["POST"], auth_level=ANONYMOUS)
+def api_roles(req: func.HttpRequest) -> func.HttpResponse:
+    """Static Web Apps' ``rolesSource``: the Entra app roles of the user signing in to the dashboard."""
+    return roles_response(_api_context, req)

@@ -1,10 +1,11 @@
 // One regional stack of the transcoder: media and host storage, the job records (Azure Table or Cosmos DB for
 // Table), the AKS cluster with its GPU pool, KEDA, workload identity and managed Prometheus, the registry, the
-// Function app with its staging slot, the Event Grid subscription that feeds it, Front Door over the outputs, and
-// monitoring, alerts and cost controls. Deployed to an existing resource group (targetScope resourceGroup): the
-// group is the unit of a region's stack and of its budget; the cost anomaly alert alone is a subscription-scope
-// module. Names come from namePrefix, environmentName and regionShort, plus uniqueString(resourceGroup().id)
-// where Azure needs a globally unique name. Parameter files: infra/params/*.parameters.json.
+// Function app with its staging slot, the Event Grid subscription that feeds it, Front Door over the outputs, the
+// operators' dashboard (a static web app whose /api is the Function app), and monitoring, alerts and cost controls.
+// Deployed to an existing resource group (targetScope resourceGroup): the group is the unit of a region's stack and
+// of its budget; the cost anomaly alert alone is a subscription-scope module. Names come from namePrefix,
+// environmentName and regionShort, plus uniqueString(resourceGroup().id) where Azure needs a globally unique name.
+// Parameter files: infra/params/*.parameters.json.
 targetScope = 'resourceGroup'
 
 @description('Prefix of every name (letters, digits and hyphens).')
@@ -194,6 +195,18 @@ param frontDoorSku string = 'Standard_AzureFrontDoor'
 @description('Host of a second Front Door origin at priority 2 (empty: none); the disaster-recovery drill fails over to it.')
 param frontDoorSecondaryOriginHost string = ''
 
+@description('Application (client) id of the Entra ID app registration the dashboard signs in with: the static web app\'s sign-in and the Function app\'s App Service Authentication both use it, and its app role `admin` may upload and retry. Given at deploy time (DASHBOARD_CLIENT_ID), never in a file; its client secret is a setting of the static web app only (scripts/deploy/dashboard_deploy.sh), never in a template.')
+param dashboardClientId string
+
+@description('Entra ID tenant of that app registration (default: the subscription\'s).')
+param dashboardTenantId string = subscription().tenantId
+
+@description('Region of the dashboard\'s static web app resource: Static Web Apps exist in a few regions only (tests/infra/paramfiles.py lists them), and serve the content from their global edge wherever the resource is.')
+param dashboardLocation string
+
+@description('Links the dashboard API returns are plain URLs under the Front Door endpoint (PLAYBACK_BASE_URL), which in-browser HLS and DASH playback needs; false: short-lived SAS links, which work before Front Door may read the outputs container.')
+param playbackViaFrontDoor bool = true
+
 @description('Days the Log Analytics workspace keeps logs.')
 param logRetentionDays int = 30
 
@@ -275,8 +288,11 @@ var names = {
   containerInsightsRule: 'dcr-${stem}-containers'
   ruleGroupPrefix: 'prg-${stem}'
   costAnomaly: 'anomaly-${stem}'
+  dashboard: 'stapp-${stem}'
+  dashboardLink: 'link-${stem}-api'
 }
 var recordsTableEndpoint = useCosmos ? cosmos.outputs.tableEndpoint : media.outputs.tableEndpoint
+var dashboardOrigin = 'https://${dashboard.outputs.hostName}'
 
 module monitoring 'modules/monitoring.bicep' = {
   name: '${deployment().name}-monitoring'
@@ -330,6 +346,9 @@ module media 'modules/storage-media.bicep' = {
     enablePrivateEndpoints: enablePrivateEndpoints
     privateEndpointSubnetId: privateEndpointSubnetId
     privateDnsZoneIds: privateDnsZoneIds
+    uploadCorsOrigins: [
+      dashboardOrigin
+    ]
   }
 }
 
@@ -424,6 +443,7 @@ module clusterMonitoring 'modules/cluster-monitoring.bicep' = {
     prometheusRuleName: names.prometheusRule
     containerInsightsRuleName: names.containerInsightsRule
     pipelinePrincipalId: pipelinePrincipalId
+    functionPrincipalId: identities.outputs.functionPrincipalId
     location: location
     tags: tags
   }
@@ -466,6 +486,31 @@ module functionApp 'modules/function.bicep' = {
     jobsQueue: jobsQueue
     jobsTable: jobsTable
     logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+    dashboardOrigin: dashboardOrigin
+    playbackBaseUrl: playbackViaFrontDoor ? 'https://${frontDoor.outputs.hostName}' : ''
+    prometheusQueryEndpoint: monitoring.outputs.prometheusQueryEndpoint
+    entraClientId: dashboardClientId
+    entraTenantId: dashboardTenantId
+  }
+}
+
+// the static web app first (the Function's settings name its host), the link to the Function after both
+module dashboard 'modules/dashboard.bicep' = {
+  name: '${deployment().name}-dashboard'
+  params: {
+    name: names.dashboard
+    location: dashboardLocation
+    tags: tags
+    logAnalyticsWorkspaceId: monitoring.outputs.logAnalyticsId
+  }
+}
+
+module dashboardLink 'modules/dashboard-link.bicep' = {
+  name: '${deployment().name}-dashboard-link'
+  params: {
+    name: names.dashboardLink
+    staticSiteName: dashboard.outputs.name
+    functionAppName: functionApp.outputs.name
   }
 }
 
@@ -579,3 +624,7 @@ output frontDoorEndpointName string = frontDoor.outputs.endpointName
 output frontDoorOriginGroupName string = frontDoor.outputs.originGroupName
 output frontDoorOriginName string = frontDoor.outputs.originName
 output logAnalyticsWorkspaceId string = monitoring.outputs.logAnalyticsId
+output dashboardName string = dashboard.outputs.name
+output dashboardHostName string = dashboard.outputs.hostName
+output dashboardClientId string = dashboardClientId
+output dashboardTenantId string = dashboardTenantId

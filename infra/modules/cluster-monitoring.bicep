@@ -1,6 +1,7 @@
 // What the cluster sends to Azure Monitor: managed Prometheus metrics (data collection endpoint and rule to the
 // Azure Monitor workspace, associated with the cluster, as the metrics add-on expects) and Container insights
-// (a rule to the Log Analytics workspace). The pipeline's identity may query the metrics (canary and health gates).
+// (a rule to the Log Analytics workspace). The pipeline's identity (canary and health gates) and the Function app's
+// (the dashboard's fleet view) may query the metrics.
 
 @description('Cluster name.')
 param clusterName string
@@ -22,6 +23,9 @@ param containerInsightsRuleName string
 
 @description('Object id of the deploying pipeline\'s identity (empty: no pipeline role).')
 param pipelinePrincipalId string
+
+@description('Principal id of the Function app\'s identity (GET /api/fleet queries the workspace).')
+param functionPrincipalId string
 
 @description('Region of the endpoint and the rules.')
 param location string
@@ -165,6 +169,16 @@ resource pipelineMetricsReader 'Microsoft.Authorization/roleAssignments@2022-04-
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringDataReader)
     principalId: pipelinePrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionMetricsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(monitorWorkspace.id, functionPrincipalId, roles.monitoringDataReader)
+  scope: monitorWorkspace
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringDataReader)
+    principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

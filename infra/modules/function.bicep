@@ -1,7 +1,10 @@
 // The Function app that turns uploads into jobs (functions_app/), with a `staging` slot for swaps. A dedicated Linux
 // plan (P1v3 by default) supports slots and, unlike Elastic Premium, needs no Azure Files content share, which
 // would need a storage key (both accounts have shared keys off). Both slots run as one user-assigned identity, so
-// a swap keeps every role; the app settings are the ones functions_app/settings.py reads.
+// a swap keeps every role; the app settings are the ones functions_app/settings.py and api_settings.py read. Both
+// slots have App Service Authentication (Entra ID) that lets unauthenticated requests through: the dashboard API
+// answers 401 itself, CORS preflights carry no credentials, and the platform removes any X-MS-CLIENT-PRINCIPAL a
+// client sends, which is what makes DASHBOARD_TRUST_EASY_AUTH=true safe.
 
 @description('App Service plan name.')
 param planName string
@@ -71,6 +74,21 @@ param jobsTable string
 @description('Log Analytics workspace that receives the diagnostics.')
 param logAnalyticsWorkspaceId string
 
+@description('Origin of the dashboard, https://<static web app host> (DASHBOARD_ORIGIN: CORS and the origin writes may come from).')
+param dashboardOrigin string
+
+@description('Root of the Front Door route over the outputs container (PLAYBACK_BASE_URL; empty: SAS links).')
+param playbackBaseUrl string
+
+@description('Query endpoint of the Azure Monitor workspace (PROMETHEUS_URL of GET /api/fleet).')
+param prometheusQueryEndpoint string
+
+@description('Application (client) id of the Entra ID app registration App Service Authentication validates tokens for.')
+param entraClientId string
+
+@description('Entra ID tenant of that app registration.')
+param entraTenantId string
+
 var sharedSettings = [
   {
     name: 'FUNCTIONS_EXTENSION_VERSION'
@@ -136,7 +154,66 @@ var sharedSettings = [
     name: 'BLOB_TRIGGER_SOURCE'
     value: 'EventGrid'
   }
+  {
+    name: 'POISON_QUEUE'
+    value: '${jobsQueue}-poison'
+  }
+  {
+    name: 'DASHBOARD_TRUST_EASY_AUTH'
+    value: 'true'
+  }
+  {
+    name: 'DASHBOARD_ORIGIN'
+    value: dashboardOrigin
+  }
+  {
+    name: 'PLAYBACK_BASE_URL'
+    value: playbackBaseUrl
+  }
+  {
+    name: 'PROMETHEUS_URL'
+    value: prometheusQueryEndpoint
+  }
+  {
+    name: 'PROMETHEUS_AUTH'
+    value: 'azure'
+  }
 ]
+// App Service Authentication (v2) of both slots: Entra ID tokens for the dashboard's app registration are validated
+// and their principal passed on; a request without one still reaches the app (the API decides), and the platform's
+// CORS stays off (DASHBOARD_ORIGIN is answered by the app)
+var authSettings = {
+  platform: {
+    enabled: true
+  }
+  globalValidation: {
+    requireAuthentication: false
+    unauthenticatedClientAction: 'AllowAnonymous'
+  }
+  identityProviders: {
+    azureActiveDirectory: {
+      enabled: true
+      registration: {
+        clientId: entraClientId
+        openIdIssuer: '${environment().authentication.loginEndpoint}${entraTenantId}/v2.0'
+      }
+      validation: {
+        allowedAudiences: [
+          entraClientId
+          'api://${entraClientId}'
+        ]
+      }
+    }
+  }
+  login: {
+    tokenStore: {
+      enabled: false
+    }
+  }
+  httpSettings: {
+    requireHttps: true
+  }
+}
 var identity = {
   type: 'UserAssigned'
   userAssignedIdentities: {
@@ -241,6 +318,25 @@ resource stickySettings 'Microsoft.Web/sites/config@2023-12-01' = {
       'AzureFunctionsWebHost__hostid'
     ]
   }
+}
+
+resource siteAuth 'Microsoft.Web/sites/config@2023-12-01' = {
+  // checkov:skip=CKV_AZURE_13:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_63:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_65:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_66:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_80:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_88:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  // checkov:skip=CKV_AZURE_222:the authentication settings only, which checkov reads as a site; the site's configuration is on the site and the slot
+  parent: site
+  name: 'authsettingsV2'
+  properties: authSettings
+}
+
+resource slotAuth 'Microsoft.Web/sites/slots/config@2023-12-01' = {
+  parent: slot
+  name: 'authsettingsV2'
+  properties: authSettings
 }
 
 resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {

@@ -1,5 +1,7 @@
 // Data roles on the media account, each on the one container, queue or table it is needed for (never on the
-// account): the worker, the Function, KEDA and the pipeline's smoke and load tests.
+// account): the worker, the Function (its blob trigger and the dashboard API), KEDA and the pipeline's smoke and load
+// tests. One exception: Storage Blob Delegator, which the Function needs for user delegation keys (its SAS links),
+// exists only at the account (or a wider) scope, and grants no data access by itself.
 
 @description('Name of the media storage account.')
 param mediaAccountName string
@@ -38,6 +40,7 @@ param pipelinePrincipalId string
 var roles = {
   storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
   storageQueueDataMessageProcessor: '8a0f0c08-91a1-4084-bc3d-661d67233fed'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
@@ -156,12 +159,45 @@ resource workerRecordsContributor 'Microsoft.Authorization/roleAssignments@2022-
   }
 }
 
-// the Function: reads the uploaded blob's properties, sends the job, poisons failed events, writes the record
-resource functionUploadsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(uploads.id, functionPrincipalId, roles.storageBlobDataReader)
+// the Function: reads the uploaded blob's properties, sends the job (and a retried one), poisons failed events,
+// writes the record; for the dashboard API it peeks the poison queue and signs user-delegation SAS links, which
+// grant at most what the signer holds: read on outputs, create and write on uploads (the upload link)
+resource functionUploadsContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(uploads.id, functionPrincipalId, roles.storageBlobDataContributor)
   scope: uploads
   properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionOutputsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(outputs.id, functionPrincipalId, roles.storageBlobDataReader)
+  scope: outputs
+  properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Get User Delegation Key is an account-level operation: the role exists at the account scope or wider only
+resource functionDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(media.id, functionPrincipalId, roles.storageBlobDelegator)
+  scope: media
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
+    principalId: functionPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource functionPoisonReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(poison.id, functionPrincipalId, roles.storageQueueDataReader)
+  scope: poison
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataReader)
     principalId: functionPrincipalId
     principalType: 'ServicePrincipal'
   }

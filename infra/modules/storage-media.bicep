@@ -1,7 +1,8 @@
 // The media account: uploads and outputs, the jobs queue and its poison queue, the blob trigger's poison queue and
 // (recordsStore 'table') the job records. No shared keys, no anonymous access, TLS 1.2, versioning and soft delete,
-// lifecycle rules, diagnostics to Log Analytics, optional private endpoints. Roles are granted in media-roles.bicep,
-// each on one container, queue or table.
+// lifecycle rules, diagnostics to Log Analytics, optional private endpoints, and a CORS rule that lets the dashboard's
+// page PUT an upload straight to the blob endpoint. Roles are granted in media-roles.bicep, each on one container,
+// queue or table (the user delegation key's role alone is on the account).
 
 @description('Name of the media account (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -79,6 +80,9 @@ param privateEndpointSubnetId string
 @description('Private DNS zone id per service (keys blob, queue, table); a service without one gets no zone group.')
 param privateDnsZoneIds object
 
+@description('Browser origins that may PUT uploads to the blob endpoint with the upload SAS the dashboard API signs (https://<dashboard host>); empty: no CORS rule.')
+param uploadCorsOrigins array
+
 var testPrefixes = [
   'smoke/'
   'perf/'
@@ -151,6 +155,27 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
     containerDeleteRetentionPolicy: {
       enabled: true
       days: softDeleteDays
+    }
+    // the dashboard's uploads: a PUT Blob (or Put Block and Put Block List) with the SAS, preflighted by the browser
+    cors: {
+      corsRules: empty(uploadCorsOrigins) ? [] : [
+        {
+          allowedOrigins: uploadCorsOrigins
+          allowedMethods: [
+            'PUT'
+            'OPTIONS'
+          ]
+          allowedHeaders: [
+            'content-type'
+            'x-ms-*'
+          ]
+          exposedHeaders: [
+            'x-ms-request-id'
+            'etag'
+          ]
+          maxAgeInSeconds: 3600
+        }
+      ]
     }
   }
 }

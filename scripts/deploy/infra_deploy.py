@@ -2,7 +2,8 @@
 """One environment's infrastructure from the templates in infra/: a what-if, then the deployment, then the
 deployment's outputs as `key=value` lines for $GITHUB_OUTPUT.
 
-    infra_deploy.py --env dev --resource-group rg-transcoder-dev --alert-email ops@example.com
+    infra_deploy.py --env dev --resource-group rg-transcoder-dev --alert-email ops@example.com \
+        --dashboard-client-id 11111111-2222-3333-4444-555555555555
     infra_deploy.py --env staging --resource-group rg-transcoder-staging --blob-events    # after the code deploy
     infra_deploy.py --env production-eastus --resource-group rg-transcoder-prod-eastus --what-if-only
     infra_deploy.py --env production-eastus --resource-group rg-transcoder-prod-eastus --outputs-only
@@ -10,8 +11,9 @@ deployment's outputs as `key=value` lines for $GITHUB_OUTPUT.
 `--env NAME` picks `infra/params/NAME.parameters.json`; the template is the compiled `build/infra/main.json`
 (`az bicep build --file infra/main.bicep --outdir build/infra`, the `infra-templates` artifact of the validation
 job). Every deployment is preceded by `az deployment group what-if` with the same arguments, printed and written to
-`--what-if-file`. `alertEmail` and `pipelinePrincipalId` are given on the command line (or ALERT_EMAIL and
-PIPELINE_PRINCIPAL_ID), never in a file. The Event Grid subscription needs the Function's code first (its
+`--what-if-file`. `alertEmail`, `dashboardClientId` (the Entra ID app registration the dashboard signs in with) and
+`pipelinePrincipalId` are given on the command line (or ALERT_EMAIL, DASHBOARD_CLIENT_ID and PIPELINE_PRINCIPAL_ID),
+never in a file. The Event Grid subscription needs the Function's code first (its
 blobs_extension key): deploy without `--blob-events` (enableBlobEvents=false), deploy the code, then deploy again
 with `--blob-events`. Each template output is printed as its snake_case name (`mediaStorageAccountName` ->
 `media_storage_account_name=...`), after `resource_group=` and `deployment=`.
@@ -73,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--params-dir", type=Path, default=Path("infra/params"), help="where the parameter files are")
     p.add_argument("--alert-email", default=os.environ.get("ALERT_EMAIL", ""),
                    help="alertEmail (also $ALERT_EMAIL)")
+    p.add_argument("--dashboard-client-id", default=os.environ.get("DASHBOARD_CLIENT_ID", ""),
+                   help="dashboardClientId: the dashboard's Entra ID app registration (also $DASHBOARD_CLIENT_ID)")
     p.add_argument("--pipeline-principal-id", default=os.environ.get("PIPELINE_PRINCIPAL_ID", ""),
                    help="pipelinePrincipalId: object id of the deploying identity (also $PIPELINE_PRINCIPAL_ID)")
     p.add_argument("--blob-events", action="store_true",
@@ -96,13 +100,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def parameter_args(args: argparse.Namespace, params_file: Path) -> list[str]:
-    pairs = [f"alertEmail={args.alert_email}", f"pipelinePrincipalId={args.pipeline_principal_id}",
+    pairs = [f"alertEmail={args.alert_email}", f"dashboardClientId={args.dashboard_client_id}",
+             f"pipelinePrincipalId={args.pipeline_principal_id}",
              f"enableBlobEvents={'true' if args.blob_events else 'false'}"]
     for item in args.overrides:
         name, sep, value = item.partition("=")
         if not sep or not _NAME.match(name):
             raise ValueError(f"--set {item!r}: give PARAM=VALUE")
-        if name in {"alertEmail", "pipelinePrincipalId", "enableBlobEvents"}:
+        if name in {"alertEmail", "dashboardClientId", "pipelinePrincipalId", "enableBlobEvents"}:
             raise ValueError(f"--set {name}: use its own option")
         pairs.append(f"{name}={value}")
     return ["--parameters", f"@{params_file}", "--parameters", *pairs]
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         if deploys:
             if not args.alert_email:
                 raise ValueError("--alert-email (or ALERT_EMAIL) is required: main.bicep has no default")
+            if not args.dashboard_client_id:
+                raise ValueError("--dashboard-client-id (or DASHBOARD_CLIENT_ID) is required: main.bicep has no "
+                                 "default")
             if not args.dry_run and not args.template_file.is_file():
                 raise ValueError(f"no compiled template {args.template_file}: "
                                  "az bicep build --file infra/main.bicep --outdir build/infra")

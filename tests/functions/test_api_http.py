@@ -232,5 +232,46 @@ def test_the_route_table_is_the_apps() -> None:
     from localdev.api_host import http_routes
 
     routes = {r.name: r for r in http_routes(function_app.app)}
+    roles = routes.pop("api_roles")  # Static Web Apps' rolesSource, called server to server with POST only
+    assert (roles.template, roles.methods) == ("roles", frozenset({"POST"}))
     assert {name: r.template for name, r in routes.items()} == {e.name: e.route for e in ENDPOINTS.values()}
     assert all(r.methods is None for r in routes.values())  # every method reaches the code: JSON 405s, preflight
+
+
+# --- Static Web Apps in front ----------------------------------------------------------------------------------
+
+def swa_principal(*roles: str, name: str = "ops@example.net") -> dict[str, str]:
+    """The principal Static Web Apps forwards to its linked backend: no claims, the roles it assigned."""
+    data = {"identityProvider": "aad", "userId": "0f1e2d", "userDetails": name,
+            "userRoles": ["anonymous", "authenticated", *roles]}
+    return {"x-ms-client-principal": base64.b64encode(json.dumps(data).encode()).decode()}
+
+
+def test_static_web_apps_principals_read_and_only_admins_write(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    trusting(api, monkeypatch)
+    assert api.http("GET", "/api/jobs", headers=swa_principal())[0] == 200
+    status, body, _ = api.http("POST", "/api/uploads", headers=swa_principal(name="viewer@example.net"),
+                               json_body=UPLOAD)
+    assert status == 403 and "viewer@example.net" in body["error"]
+    assert api.http("POST", "/api/uploads", headers=swa_principal("admin"), json_body=UPLOAD)[0] == 201
+    anonymous = {"x-ms-client-principal": base64.b64encode(json.dumps(
+        {"identityProvider": "", "userRoles": ["anonymous"]}).encode()).decode()}
+    status, body, _ = api.http("GET", "/api/jobs", headers=anonymous)
+    assert status == 401 and "signed-in" in body["error"]
+
+
+def test_the_roles_source_gives_the_site_the_entra_app_roles(api: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    posted = {"identityProvider": "aad", "userId": "0f1e2d", "userDetails": "ops@example.net", "accessToken": "x",
+              "claims": [{"typ": "name", "val": "Ops"}, {"typ": "roles", "val": "admin"},
+                         {"typ": "http://schemas.microsoft.com/ws/2008/06/identity/claims/role", "val": "reader"}]}
+    status, body, _ = api.http("POST", "/api/roles", json_body=posted)
+    assert status == 404 and "Static Web Apps" in body["error"]  # not served without the platform in front
+    trusting(api, monkeypatch)
+    status, body, _ = api.http("POST", "/api/roles", json_body=posted)
+    assert (status, body) == (200, {"roles": ["admin", "reader"]})
+    status, body, _ = api.http("POST", "/api/roles", json_body={"claims": []})
+    assert (status, body) == (200, {"roles": []})
+    status, body, _ = api.http("POST", "/api/roles", body=b"{not json")
+    assert status == 400 and "not JSON" in body["error"]
+    status, body, _ = api.http("POST", "/api/roles", json_body={"userId": "x"})
+    assert status == 400 and "no claims list" in body["error"]

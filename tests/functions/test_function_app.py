@@ -98,7 +98,9 @@ def test_the_http_functions_are_anonymous_and_take_every_method() -> None:
     """App Service Authentication or the token decides (functions_app/auth.py); every method reaches the code, so a
     wrong one is a JSON 405 and a CORS preflight is answered by the app."""
     found = functions(function_app.app)
-    assert set(found) == {"enqueue_transcode", *HTTP_FUNCTIONS}
+    assert set(found) == {"enqueue_transcode", "api_roles", *HTTP_FUNCTIONS}
+    roles = bindings(found["api_roles"])["req"]  # Static Web Apps' rolesSource: POST only
+    assert (roles["route"], roles["methods"], roles["authLevel"]) == ("roles", ["POST"], "ANONYMOUS")
     for name, route in HTTP_FUNCTIONS.items():
         b = bindings(found[name])
         assert b["req"] == {"direction": "IN", "type": "httpTrigger", "name": "req", "authLevel": "ANONYMOUS",

@@ -46,7 +46,8 @@ def test_host_imports_the_staged_root_as_top_level_module(tmp_path: Path) -> Non
     assert done.returncode == 0, done.stderr
     info = json.loads(done.stdout.strip().splitlines()[-1])
     assert {b["type"] for b in info.pop("enqueue_transcode")} == {"blobTrigger"}  # the function sends the message
-    assert set(info) == {"api_jobs", "api_job", "api_job_retry", "api_poison", "api_uploads", "api_fleet"}
+    assert set(info) == {"api_jobs", "api_job", "api_job_retry", "api_poison", "api_uploads", "api_fleet",
+                         "api_roles"}
     assert all({b["type"] for b in bindings} == {"httpTrigger", "http"} for bindings in info.values())
 
 

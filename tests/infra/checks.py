@@ -22,7 +22,8 @@ UNTAGGED_TYPES = {
     "Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials", "Microsoft.Web/sites/config",
     "Microsoft.EventGrid/systemTopics/eventSubscriptions", "Microsoft.Cdn/profiles/originGroups",
     "Microsoft.Cdn/profiles/originGroups/origins", "Microsoft.Cdn/profiles/afdEndpoints/routes",
-    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups",
+    "Microsoft.Network/privateEndpoints/privateDnsZoneGroups", "Microsoft.Web/sites/slots/config",
+    "Microsoft.Web/staticSites/linkedBackends",
     "Microsoft.DocumentDB/databaseAccounts/tableRoleAssignments",
     "Microsoft.Consumption/budgets", "Microsoft.CostManagement/scheduledActions",
 }
@@ -40,6 +41,7 @@ DIAGNOSTICS: dict[str, bool | str] = {
     "Microsoft.Cdn/profiles": True,
     "Microsoft.ContainerRegistry/registries": True,
     "Microsoft.EventGrid/systemTopics": True,
+    "Microsoft.Web/staticSites": True,
     "Microsoft.Web/serverfarms": "platform metrics only, read without a setting",
     "Microsoft.OperationalInsights/workspaces": "the destination of the settings",
     "Microsoft.Insights/components": "writes into the workspace itself (workspace-based)",
@@ -56,8 +58,8 @@ DIAGNOSTICS: dict[str, bool | str] = {
 }
 
 # names Azure fixes: the one service or zone-group child ('default'), the cluster's data collection endpoint
-# association, and the slot-sticky settings of a site
-FIXED_NAMES = {"default", "configurationAccessEndpoint", "slotConfigNames"}
+# association, the slot-sticky settings and the authentication settings of a site or slot
+FIXED_NAMES = {"default", "configurationAccessEndpoint", "slotConfigNames", "authsettingsV2"}
 
 REGIONS = [
     "eastus", "eastus2", "westus", "westus2", "westus3", "centralus", "northcentralus", "southcentralus",

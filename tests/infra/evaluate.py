@@ -113,6 +113,8 @@ def _function(function: dict[str, Any], env: dict[str, Any], t: Template) -> Any
 
     if kind == "load_yaml_content":
         return yaml.safe_load((t.path.parent / args["file_path"]).read_text())
+    if kind == "empty":
+        return not arg("item_to_test")
     if kind == "contains":
         return arg("item_to_find") in arg("container")
     if kind == "to_upper":

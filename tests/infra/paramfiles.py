@@ -9,7 +9,9 @@ from tests.infra.bicep import Template
 PRODUCTION_REGIONS = {"eastus": "eus", "westeurope": "weu", "southeastasia": "sea"}
 FILES = ["dev", "staging", *(f"production-{region}" for region in PRODUCTION_REGIONS)]
 # parameters without a default that are given at deploy time, never in a file
-DEPLOY_TIME = {"alertEmail"}
+DEPLOY_TIME = {"alertEmail", "dashboardClientId"}
+# the regions a Static Web Apps resource (Standard) can be created in (dashboardLocation)
+STATIC_WEB_APP_REGIONS = {"westus2", "centralus", "eastus2", "westeurope", "eastasia"}
 GEO_REDUNDANT = {"Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"}
 
 
@@ -37,6 +39,9 @@ def file_problems(name: str, doc: dict[str, Any], main: Template) -> list[str]:
     if location not in PRODUCTION_REGIONS or given.get("regionShort") != PRODUCTION_REGIONS[location]:
         problems.append(f"{name}: location {location!r} with regionShort {given.get('regionShort')!r} is not one of "
                         f"{PRODUCTION_REGIONS}")
+    if given.get("dashboardLocation") not in STATIC_WEB_APP_REGIONS:
+        problems.append(f"{name}: dashboardLocation {given.get('dashboardLocation')!r} is not a Static Web Apps "
+                        f"region ({sorted(STATIC_WEB_APP_REGIONS)})")
     environment, _, region = name.partition("-")
     if given.get("environmentName") != environment:
         problems.append(f"{name}: environmentName is {given.get('environmentName')!r}, not {environment!r}")

@@ -2,8 +2,9 @@
 
 Azure RBAC assignments (Microsoft.Authorization/roleAssignments) name a built-in role by id and a scope by resource
 symbol; the scope must be a container, queue or table, or a named resource narrower than an account (a registry, a
-cluster, a namespace in it, an Azure Monitor workspace), never a storage account, group or subscription. Cosmos DB
-for Table's data-plane assignments are its own resource type, scoped by a path inside the account.
+cluster, a namespace in it, an Azure Monitor workspace), never a storage account, group or subscription. The one
+exception is ACCOUNT_ONLY_ROLES: a role that exists at the account scope or wider only. Cosmos DB for Table's
+data-plane assignments are its own resource type, scoped by a path inside the account.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ BUILT_IN_ROLES = {
     "4abbcc35-e782-43d8-92c5-2d3f1bd2253f": "Azure Kubernetes Service Cluster User Role",
     "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb": "Azure Kubernetes Service RBAC Writer",
     "b0d8363b-8ddd-447d-831f-62ca05bff136": "Monitoring Data Reader",
+    "db58b8e5-c6ad-4a2a-8342-4190687cbf4a": "Storage Blob Delegator",
 }
 
 # Cosmos DB for Table's built-in data-plane roles (tableRoleDefinitions of every account)
@@ -51,6 +53,7 @@ ROLE_KEYS = {
     "aksClusterUser": "Azure Kubernetes Service Cluster User Role",
     "aksRbacWriter": "Azure Kubernetes Service RBAC Writer",
     "monitoringDataReader": "Monitoring Data Reader",
+    "storageBlobDelegator": "Storage Blob Delegator",
     "cosmosTableDataContributor": "Cosmos DB Built-in Data Contributor",
 }
 
@@ -66,6 +69,14 @@ SCOPES = {
     "Microsoft.ContainerService/managedClusters": {"Azure Kubernetes Service Cluster User Role"},
     "Microsoft.ContainerService/managedClusters/namespaces": {"Azure Kubernetes Service RBAC Writer"},
     "Microsoft.Monitor/accounts": {"Monitoring Data Reader"},
+}
+
+# roles allowed on a storage account, the one scope narrower than none of them, and why
+ACCOUNT = "Microsoft.Storage/storageAccounts"
+ACCOUNT_ONLY_ROLES = {
+    "Storage Blob Delegator": "Get User Delegation Key acts on the account: the role is assignable at the account "
+                              "scope or wider only, and grants no data access (a SAS it signs grants at most what its "
+                              "signer's data roles on a container allow)",
 }
 
 
@@ -98,6 +109,8 @@ def role_problems(t: Template) -> list[str]:
         target = [r for r in t.resources if r.symbol == symbol]
         if not target:
             problems.append(f"{where}: scope {symbol!r} is not a resource of {t.name}")
+        elif target[0].type == ACCOUNT and role in ACCOUNT_ONLY_ROLES:
+            pass
         elif target[0].type not in SCOPES:
             problems.append(f"{where}: scoped to a {target[0].type}, not a container, queue, table or named resource")
         elif role is not None and role not in SCOPES[target[0].type]:

@@ -65,6 +65,7 @@ resource uploads 'Microsoft.Storage/storageAccounts/blobServices/containers@2023
 }
 """
 _READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+_DELEGATOR = "db58b8e5-c6ad-4a2a-8342-4190687cbf4a"
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,9 @@ def samples() -> dict[str, Sample]:
         "undocumented-param": _written(with_workspace.replace("@description('Region.')\n", "") + _ACCOUNT),
         "account-scope-role": _written(with_workspace + _ACCOUNT + _ROLE % ("scope: account", _READER)),
         "group-scope-role": _written(with_workspace + _ACCOUNT + _ROLE % ("", _READER)),
+        "delegator-on-account": _written(with_workspace + _ACCOUNT + _ROLE % ("scope: account", _DELEGATOR)),
+        "delegator-on-container": _written(with_workspace + _ACCOUNT + _CONTAINER
+                                           + _ROLE % ("scope: uploads", _DELEGATOR)),
         "unknown-role": _written(with_workspace + _ACCOUNT + _CONTAINER
                                  + _ROLE % ("scope: uploads", "b24988ac-6180-42a0-ab88-20f7382dd24c")),
         "role-off-its-scope": _written(with_workspace + _ACCOUNT + _CONTAINER

@@ -19,7 +19,12 @@ ENDPOINTS = {"mediaBlobEndpoint": "https://stmedia.blob.core.windows.net/",
              "identityClientId": "11111111-2222-3333-4444-555555555555", "hostStorageName": "fnmedia",
              "appInsightsConnectionString": "InstrumentationKey=00000000-0000-0000-0000-000000000000",
              "uploadsContainer": "uploads", "outputsContainer": "outputs", "jobsQueue": "transcode-jobs",
-             "jobsTable": "jobs", "productionHostId": "hostprod", "slotHostId": "hostprod-staging"}
+             "jobsTable": "jobs", "productionHostId": "hostprod", "slotHostId": "hostprod-staging",
+             "dashboardOrigin": "https://gentle-sea-0a1b2c3d4.5.azurestaticapps.net",
+             "playbackBaseUrl": "https://fde-transcoder-dev-eus-abcdefgh.z01.azurefd.net",
+             "prometheusQueryEndpoint": "https://amw-transcoder-dev-eus-abcd.eastus.prometheus.monitor.azure.com",
+             "entraClientId": "99999999-8888-7777-6666-555555555555",
+             "entraTenantId": "00000000-1111-2222-3333-444444444444"}
 RECORDS = {"table": "https://stmedia.table.core.windows.net/", "cosmos": "https://acct.table.cosmos.azure.com:443/"}
 
 

@@ -47,6 +47,8 @@ def test_production_regions_differ_and_one_deploys_the_cost_anomaly_alert() -> N
     ("dev", {"gpuCount": 2}, "sets gpuCount, which main.bicep does not declare"),
     ("dev", {"owner": None}, "does not set owner"),
     ("staging", {"regionShort": "weu"}, "location 'eastus' with regionShort 'weu' is not one of"),
+    ("production-southeastasia", {"dashboardLocation": "southeastasia"}, "is not a Static Web Apps region"),
+    ("dev", {"dashboardLocation": None}, "dashboardLocation None is not a Static Web Apps region"),
 ])
 def test_the_file_check_fails_on_inconsistent_files(main: Template, name: str, change: dict[str, Any],
                                                      expected: str) -> None:

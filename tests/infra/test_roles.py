@@ -1,6 +1,7 @@
 """Role assignments: each on one container, queue, table or named resource (never a storage account, group or
-subscription), each a known built-in role that belongs on its scope, and exactly the grants the components need:
-the worker's, the Function's, KEDA's, the pipeline's and the platform's."""
+subscription, but for the one role that exists at the account scope only: Storage Blob Delegator), each a known
+built-in role that belongs on its scope, and exactly the grants the components need: the worker's, the Function's
+(its blob trigger and the dashboard API), KEDA's, the pipeline's and the platform's."""
 
 from __future__ import annotations
 
@@ -18,8 +19,11 @@ EXPECTED = {
         ("jobs", "Storage Queue Data Message Sender", WORKER),
         ("poison", "Storage Queue Data Message Sender", WORKER),
         ("records", "Storage Table Data Contributor", WORKER),
-        ("uploads", "Storage Blob Data Reader", FUNCTION),
-        ("jobs", "Storage Queue Data Message Sender", FUNCTION),
+        ("uploads", "Storage Blob Data Contributor", FUNCTION),  # the blob trigger reads; the upload SAS writes
+        ("outputs", "Storage Blob Data Reader", FUNCTION),  # the read links
+        ("media", "Storage Blob Delegator", FUNCTION),  # the user delegation key of every link
+        ("poison", "Storage Queue Data Reader", FUNCTION),  # GET /api/poison peeks
+        ("jobs", "Storage Queue Data Message Sender", FUNCTION),  # ingest, and POST /api/jobs/{id}/retry
         ("triggerPoison", "Storage Queue Data Contributor", FUNCTION),
         ("records", "Storage Table Data Contributor", FUNCTION),
         ("jobs", "Storage Queue Data Reader", KEDA),
@@ -35,12 +39,16 @@ EXPECTED = {
         ("cluster", "Azure Kubernetes Service Cluster User Role", PIPELINE),
         ("namespaceScope", "Azure Kubernetes Service RBAC Writer", PIPELINE),
     },
-    "modules/cluster-monitoring.bicep": {("monitorWorkspace", "Monitoring Data Reader", PIPELINE)},
+    "modules/cluster-monitoring.bicep": {
+        ("monitorWorkspace", "Monitoring Data Reader", PIPELINE),
+        ("monitorWorkspace", "Monitoring Data Reader", FUNCTION),  # GET /api/fleet
+    },
     "modules/eventgrid.bicep": {("deadLetter", "Storage Blob Data Contributor", "<expression>")},
 }
 # the existing resource each media scope names, by its name
-MEDIA_SCOPES = {"uploads": "uploadsContainer", "outputs": "outputsContainer", "jobs": "jobsQueue",
-                "poison": "${jobsQueue}-poison", "triggerPoison": "triggerPoisonQueue", "records": "jobsTable"}
+MEDIA_SCOPES = {"media": "mediaAccountName", "uploads": "uploadsContainer", "outputs": "outputsContainer",
+                "jobs": "jobsQueue", "poison": "${jobsQueue}-poison", "triggerPoison": "triggerPoisonQueue",
+                "records": "jobsTable"}
 
 
 def test_every_assignment_is_a_known_role_on_a_narrow_scope(templates: dict[str, Template]) -> None:
@@ -57,7 +65,7 @@ def test_media_scopes_are_the_named_containers_queues_and_table(templates: dict[
     for symbol, name in MEDIA_SCOPES.items():
         scope = roles.resource(symbol)
         assert scope.existing and scope.body["name"] == name, (symbol, scope.body)
-        assert scope.type in rbac.SCOPES
+        assert scope.type in rbac.SCOPES or scope.type == rbac.ACCOUNT
 
 
 def test_the_role_ids_in_the_templates_are_the_listed_built_in_ones(templates: dict[str, Template]) -> None:
@@ -96,10 +104,22 @@ def test_cosmos_data_plane_roles_are_on_the_jobs_table(main: Template, templates
     ("group-scope-role", "no scope, so the whole resource group"),
     ("unknown-role", "'b24988ac-6180-42a0-ab88-20f7382dd24c' is not a known built-in role"),
     ("role-off-its-scope", "AcrPull does not belong on a Microsoft.Storage/storageAccounts/blobServices/containers"),
+    ("delegator-on-container",
+     "Storage Blob Delegator does not belong on a Microsoft.Storage/storageAccounts/blobServices/containers"),
 ])
 def test_the_scope_and_role_checks_fail_on_samples(sample: dict[str, Template], name: str, expected: str) -> None:
     problems = rbac.role_problems(sample[name])
     assert any(expected in p for p in problems), problems
+
+
+def test_the_account_scope_is_allowed_for_the_delegator_alone(sample: dict[str, Template],
+                                                              templates: dict[str, Template]) -> None:
+    """Storage Blob Delegator is the one role on an account (it exists there only); any other role there fails."""
+    assert rbac.role_problems(sample["delegator-on-account"]) == []
+    assert set(rbac.ACCOUNT_ONLY_ROLES) == {"Storage Blob Delegator"}
+    on_accounts = {(t.name, role) for t in templates.values() for scope, role, _ in rbac.grants(t)
+                   if any(r.symbol == scope and r.type == rbac.ACCOUNT for r in t.resources)}
+    assert on_accounts == {("modules/media-roles.bicep", "Storage Blob Delegator")}
 
 
 def test_the_cosmos_check_fails_on_an_account_wide_assignment(sample: dict[str, Template]) -> None:

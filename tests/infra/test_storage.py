@@ -95,6 +95,7 @@ def test_names_fit_azure_rules_for_every_file(main: Template, name: str) -> None
         assert re.fullmatch(rf"[a-z0-9]{{3,{limit}}}", names[account]), (account, names[account])
     assert names["media"] != names["host"]
     assert len(names["functionApp"]) <= 60 and len(names["cluster"]) <= 63 and len(names["cosmos"]) <= 44
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,38}[a-z0-9]", names["dashboard"]), names["dashboard"]  # 2-40
     for host_id in (evaluate("hostId", env, main), evaluate("slotHostId", env, main)):
         assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}[a-z0-9]", host_id), host_id
     for queue in evaluate("hostQueues", env, main):

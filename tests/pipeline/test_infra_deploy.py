@@ -29,10 +29,13 @@ def az_lines(stdout: str) -> list[list[str]]:
     return [shlex.split(line) for line in commands(stdout)]
 
 
+CLIENT = "99999999-8888-7777-6666-555555555555"
+
+
 def params(env: str, events: bool = False, principal: str = "oid-1") -> list[str]:
     return ["--template-file", "build/infra/main.json", "--parameters", f"@infra/params/{env}.parameters.json",
-            "--parameters", "alertEmail=ops@example.com", f"pipelinePrincipalId={principal}",
-            f"enableBlobEvents={'true' if events else 'false'}"]
+            "--parameters", "alertEmail=ops@example.com", f"dashboardClientId={CLIENT}",
+            f"pipelinePrincipalId={principal}", f"enableBlobEvents={'true' if events else 'false'}"]
 
 
 # -- the script ---------------------------------------------------------------------------------------------------
@@ -40,7 +43,8 @@ def params(env: str, events: bool = False, principal: str = "oid-1") -> list[str
 @pytest.mark.parametrize("env", ENVS)
 def test_what_if_then_create_then_the_outputs_with_the_envs_parameter_file(env: str) -> None:
     result = run_script("infra_deploy.py", "--env", env, "--resource-group", f"rg-{env}", "--alert-email",
-                        "ops@example.com", "--pipeline-principal-id", "oid-1", "--dry-run")
+                        "ops@example.com", "--dashboard-client-id", CLIENT, "--pipeline-principal-id", "oid-1",
+                        "--dry-run")
     assert result.returncode == 0, result.stderr
     group = ["--resource-group", f"rg-{env}", "--name", f"transcoder-{env}"]
     assert az_lines(result.stdout) == [
@@ -54,7 +58,8 @@ def test_what_if_then_create_then_the_outputs_with_the_envs_parameter_file(env: 
 
 def test_the_second_deployment_subscribes_the_function_to_the_uploads() -> None:
     result = run_script("infra_deploy.py", "--env", "staging", "--resource-group", "rg-s", "--alert-email",
-                        "ops@example.com", "--pipeline-principal-id", "oid-1", "--blob-events", "--dry-run")
+                        "ops@example.com", "--dashboard-client-id", CLIENT, "--pipeline-principal-id", "oid-1",
+                        "--blob-events", "--dry-run")
     assert result.returncode == 0, result.stderr
     what_if, create, _ = az_lines(result.stdout)
     assert what_if[3] == "what-if" and create[3] == "create"
@@ -62,7 +67,8 @@ def test_the_second_deployment_subscribes_the_function_to_the_uploads() -> None:
 
 
 def test_what_if_only_and_outputs_only() -> None:
-    base = ["--env", "production-eastus", "--resource-group", "rg-p", "--alert-email", "a@b", "--dry-run"]
+    base = ["--env", "production-eastus", "--resource-group", "rg-p", "--alert-email", "a@b", "--dashboard-client-id",
+            CLIENT, "--dry-run"]
     lines = az_lines(run_script("infra_deploy.py", *base, "--what-if-only").stdout)
     assert [line[:4] for line in lines] == [["az", "deployment", "group", "what-if"]]
     result = run_script("infra_deploy.py", "--env", "production-eastus", "--resource-group", "rg-p", "--outputs-only",
@@ -74,8 +80,8 @@ def test_what_if_only_and_outputs_only() -> None:
 
 def test_a_region_from_nothing_creates_its_group_and_overrides_the_file() -> None:
     result = run_script("infra_deploy.py", "--env", "production-eastus", "--resource-group", "rg-transcoder-dr",
-                        "--alert-email", "a@b", "--create-group", "--set", "location=westus3", "--set",
-                        "regionShort=dr", "--dry-run")
+                        "--alert-email", "a@b", "--dashboard-client-id", CLIENT, "--create-group", "--set",
+                        "location=westus3", "--set", "regionShort=dr", "--dry-run")
     assert result.returncode == 0, result.stderr
     lines = az_lines(result.stdout)
     assert lines[0] == ["az", "group", "create", "--name", "rg-transcoder-dr", "--location", "westus3", "--output",
@@ -83,19 +89,24 @@ def test_a_region_from_nothing_creates_its_group_and_overrides_the_file() -> Non
     assert lines[1][3] == "what-if" and lines[1][-2:] == ["location=westus3", "regionShort=dr"]
     # without an override the group goes where the file says
     result = run_script("infra_deploy.py", "--env", "production-westeurope", "--resource-group", "rg-w",
-                        "--alert-email", "a@b", "--create-group", "--dry-run")
+                        "--alert-email", "a@b", "--dashboard-client-id", CLIENT, "--create-group", "--dry-run")
     assert az_lines(result.stdout)[0][6] == "westeurope"
 
 
 @pytest.mark.parametrize(("args", "why"), [
     (["--env", "qa", "--resource-group", "rg"], "no parameter file infra/params/qa.parameters.json"),
     (["--env", "dev", "--resource-group", "rg"], "--alert-email (or ALERT_EMAIL) is required"),
-    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b", "--set", "location"], "give PARAM=VALUE"),
-    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b", "--set", "enableBlobEvents=true"],
-     "use its own option"),
+    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b"],
+     "--dashboard-client-id (or DASHBOARD_CLIENT_ID) is required"),
+    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b", "--dashboard-client-id", "c", "--set",
+      "location"], "give PARAM=VALUE"),
+    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b", "--dashboard-client-id", "c", "--set",
+      "enableBlobEvents=true"], "use its own option"),
+    (["--env", "dev", "--resource-group", "rg", "--alert-email", "a@b", "--dashboard-client-id", "c", "--set",
+      "dashboardClientId=d"], "use its own option"),
 ])
 def test_bad_input_exits_2(args: list[str], why: str) -> None:
-    result = run_script("infra_deploy.py", *args, "--dry-run", env=tools_env(ALERT_EMAIL=""))
+    result = run_script("infra_deploy.py", *args, "--dry-run", env=tools_env(ALERT_EMAIL="", DASHBOARD_CLIENT_ID=""))
     assert result.returncode == 2 and why in result.stderr and "+ az" not in result.stdout
 
 
@@ -128,7 +139,8 @@ def fake_az(tmp_path: Path) -> dict[str, str]:
 
 def deploy(env: dict[str, str], cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return run_script("infra_deploy.py", "--env", "dev", "--resource-group", "rg-dev", "--alert-email", "a@b",
-                      "--params-dir", str(ROOT / "infra" / "params"), env={**env, **extra}, cwd=cwd)
+                      "--dashboard-client-id", CLIENT, "--params-dir", str(ROOT / "infra" / "params"),
+                      env={**env, **extra}, cwd=cwd)
 
 
 def test_the_outputs_are_read_back_after_the_what_if_was_kept(fake_az: dict[str, str], tmp_path: Path) -> None:

@@ -88,3 +88,19 @@ def test_the_dry_run_prints_the_requests(capsys: pytest.CaptureFixture[str]) -> 
     assert smoke_test.play_through("https://fd.example.invalid", JOB, manifest, Runner(True)) == []
     assert commands(capsys.readouterr().out) == [f"GET https://fd.example.invalid/{JOB}/3/master.m3u8",
                                                  f"GET https://fd.example.invalid/{JOB}/3/manifest.mpd"]
+
+
+def test_production_smoke_plays_through_the_regions_front_door(delivery: dict[str, Any]) -> None:
+    steps = delivery["jobs"]["deploy-production"]["steps"]
+    [smoke] = [s for s in steps if "smoke_test.py" in s.get("run", "")]
+    assert smoke["env"]["FRONT_DOOR_HOST"] == "${{ steps.infra.outputs.front_door_host_name }}"
+    assert '--playback-base "https://$FRONT_DOOR_HOST"' in smoke["run"]
+
+
+def test_the_workers_keep_records_where_the_templates_put_them(delivery: dict[str, Any]) -> None:
+    helm = [s for job in delivery["jobs"].values() for s in job.get("steps", [])
+            if "helm upgrade --install" in s.get("run", "")]
+    assert len(helm) == 3
+    for step in helm:
+        assert step["env"]["RECORDS_TABLE_ENDPOINT"] == "${{ steps.infra.outputs.records_table_endpoint }}"
+        assert '--set table.accountUrl="$RECORDS_TABLE_ENDPOINT"' in step["run"]

@@ -143,7 +143,7 @@ def test_the_steps_cover_every_script() -> None:
     called = {name for p in script_steps()
               for name in re.findall(r"scripts/deploy/([\w.-]+)", p.values[2]["run"])}
     assert called == {"notify.sh", "infra_deploy.py", "compliance.py", "traffic.py", "canary.py", "rollback.sh",
-                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py"}
+                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py", "dashboard_deploy.sh"}
 
 
 def named(job_id: str, fragment: str) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -164,13 +164,13 @@ def test_pull_requests_never_push_to_the_production_registry(delivery: dict[str,
         assert "PR_ACR_NAME" not in yaml.safe_dump(delivery["jobs"][name]), name
 
 
-def test_the_function_app_and_the_chart_are_packaged_as_artifacts(delivery: dict[str, Any]) -> None:
+def test_the_function_app_the_chart_and_the_dashboard_are_packaged_as_artifacts(delivery: dict[str, Any]) -> None:
     build = delivery["jobs"]["build"]
     assert "python -m functions_app.bundle build/functionapp --zip build/functionapp.zip" in run_text(build)
     assert 'helm package helm/transcoder --app-version "${{ github.sha }}" --destination build/chart' in run_text(build)
     uploaded = {s["with"]["name"]: s["with"]["path"] for s in build["steps"]
                 if uses(s).startswith("actions/upload-artifact@")}
-    assert uploaded == {"functionapp": "build/functionapp.zip", "chart": "build/chart/"}
+    assert uploaded == {"functionapp": "build/functionapp.zip", "chart": "build/chart/", "dashboard": "dashboard/dist/"}
 
 
 def command_line(run: str, prefix: str) -> list[str]:
@@ -480,11 +480,12 @@ def test_production_is_approved_and_rolled_region_by_region(delivery: dict[str, 
     assert [entry["region"] for entry in strategy["matrix"]["include"]] == REGIONS
     names = [s.get("name", "") for s in prod["steps"]]
     gate = names.index("Health gate before the next region")
-    assert names.index("Worker on the GPU pool (Helm)") < names.index("Smoke test in the region") < gate
+    smoke = names.index("Smoke test in the region (and play each package through Front Door)")
+    assert names.index("Worker on the GPU pool (Helm)") < smoke < gate
     assert "scripts/deploy/health_gate.py" in prod["steps"][gate]["run"]
     # the gate judges from before the smoke test (whose jobs it needs), not over a window that may miss them
     judged = next(i for i, s in enumerate(prod["steps"]) if s.get("id") == "judged")
-    assert judged < names.index("Smoke test in the region")
+    assert judged < smoke
     assert prod["steps"][judged]["run"] == 'echo "since=$(date +%s)" >> "$GITHUB_OUTPUT"'
     argv = command_line(prod["steps"][gate]["run"], "python scripts/deploy/health_gate.py")
     assert argv[argv.index("--since") + 1] == "$SINCE" and "--window" not in argv
@@ -567,8 +568,8 @@ def test_the_scripts_the_workflows_call_exist_and_are_executable() -> None:
         called |= set(re.findall(r"scripts/deploy/([\w.-]+)", text))
         by_path |= set(re.findall(r"(?<![\w.-])(?<!python )(?<!python3 )scripts/deploy/([\w.-]+)", text))
     assert called >= {"notify.sh", "infra_deploy.py", "compliance.py", "traffic.py", "canary.py", "rollback.sh",
-                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py"}
-    assert by_path >= {"notify.sh", "rollback.sh", "dr-drill.sh"}
+                      "smoke_test.py", "health_gate.py", "dr-drill.sh", "bake_load.py", "dashboard_deploy.sh"}
+    assert by_path >= {"notify.sh", "rollback.sh", "dr-drill.sh", "dashboard_deploy.sh"}
     for name in called:
         script = SCRIPTS / name
         assert script.is_file(), name

@@ -28,6 +28,7 @@ ARCHITECTURAL_TYPES = frozenset({
     "Microsoft.EventGrid/systemTopics",
     "Microsoft.Web/sites",
     "Microsoft.Web/serverfarms",
+    "Microsoft.Web/staticSites",
     "Microsoft.ContainerService/managedClusters",
     "Microsoft.ContainerRegistry/registries",
     "Microsoft.DocumentDB/databaseAccounts",
