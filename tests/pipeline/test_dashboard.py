@@ -41,13 +41,14 @@ def dashboard_step(job: dict[str, Any]) -> int:
     return found[0]
 
 
-def expected_commands(group: str, tenant: str) -> list[list[str]]:
-    """The argv of each command the dry run prints (it quotes them as the shell would read them)."""
-    site = ["--name", "out-dashboard-name", "--resource-group", group]
+def expected_commands(group: str, tenant: str, names: str = "out") -> list[list[str]]:
+    """The argv of each command the dry run prints (it quotes them as the shell would read them); ``names``: the
+    prefix of the test values of the outputs the step reads (test_steps_offline.KNOWN)."""
+    site = ["--name", f"{names}-dashboard-name", "--resource-group", group]
     stage = "build/dashboard-site"
     return [
         ["az", "staticwebapp", "appsettings", "set", *site, "--setting-names",
-         "AZURE_CLIENT_ID=out-dashboard-client-id", "--output", "none"],
+         f"AZURE_CLIENT_ID={names}-dashboard-client-id", "--output", "none"],
         ["az", "staticwebapp", "appsettings", "list", *site, "--query",
          "contains(keys(properties), 'AZURE_CLIENT_SECRET_APP_SETTING_NAME')", "-o", "tsv"],
         ["rm", "-rf", stage],
@@ -101,17 +102,20 @@ def test_each_deploy_job_deploys_the_artifact_after_the_function_code(job_id: st
     job = load_yaml(DELIVERY)["jobs"][job_id]
     steps = job["steps"]
     at = dashboard_step(job)
-    infra = next(i for i, s in enumerate(steps) if s.get("id") == "infra")
+    # dev's templates are deployed by storage-setup, which deploy-dev needs: before any of its steps
+    infra = -1 if job_id == "deploy-dev" else next(i for i, s in enumerate(steps) if s.get("id") == "infra")
     swap = next(i for i, s in enumerate(steps) if "az functionapp deployment slot swap" in s.get("run", ""))
     assert infra < swap < at
     download = [i for i, s in enumerate(steps[:at]) if uses(s).startswith("actions/download-artifact@")
                 and s["with"]["name"] == "dashboard"]
     assert len(download) == 1 and steps[download[0]]["with"]["path"] == "build/dashboard"
     step = steps[at]
+    # dev's names are storage-setup's outputs; staging and production deploy their templates in the job
+    source = "needs.storage-setup.outputs" if job_id == "deploy-dev" else "steps.infra.outputs"
     assert step["env"] == {
-        "DASHBOARD_NAME": "${{ steps.infra.outputs.dashboard_name }}",
-        "DASHBOARD_CLIENT_ID": "${{ steps.infra.outputs.dashboard_client_id }}",
-        "DASHBOARD_TENANT_ID": "${{ steps.infra.outputs.dashboard_tenant_id }}"}
+        "DASHBOARD_NAME": f"${{{{ {source}.dashboard_name }}}}",
+        "DASHBOARD_CLIENT_ID": f"${{{{ {source}.dashboard_client_id }}}}",
+        "DASHBOARD_TENANT_ID": f"${{{{ {source}.dashboard_tenant_id }}}}"}
     argv = shlex.split(step["run"].replace("\\\n", " "))
     assert argv[0] == "scripts/deploy/dashboard_deploy.sh"
     assert argv[argv.index("--source") + 1] == "build/dashboard"
@@ -123,17 +127,19 @@ def test_each_deploy_job_deploys_the_artifact_after_the_function_code(job_id: st
             assert '--dashboard-client-id "$DASHBOARD_CLIENT_ID"' in s["run"], s.get("name")
 
 
-@pytest.mark.parametrize(("job_id", "group"), [("deploy-dev", "var-resource-group"),
-                                               ("deploy-staging", "var-resource-group"),
-                                               ("deploy-production", "rg-var-resource-prefix-westeurope")])
-def test_the_deploy_step_prints_the_az_and_npx_commands_in_dry_run(job_id: str, group: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("job_id", "group", "names"), [("deploy-dev", "var-resource-group", "dev"),
+                                                        ("deploy-staging", "var-resource-group", "out"),
+                                                        ("deploy-production", "rg-var-resource-prefix-westeurope",
+                                                         "out")])
+def test_the_deploy_step_prints_the_az_and_npx_commands_in_dry_run(job_id: str, group: str, names: str,
+                                                                   tmp_path: Path) -> None:
     doc = load_yaml(DELIVERY)
     step = doc["jobs"][job_id]["steps"][dashboard_step(doc["jobs"][job_id])]
     (tmp_path / "runner").mkdir()
     result, _, stubs = run_step(doc, job_id, step, make_sandbox(tmp_path / "runner"), tmp_path)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert stubs == ""  # printed, never run
-    assert printed(result.stdout) == expected_commands(group, "out-dashboard-tenant-id")
+    assert printed(result.stdout) == expected_commands(group, f"{names}-dashboard-tenant-id", names)
 
 
 def test_the_cli_is_pinned_to_an_exact_published_version() -> None:

@@ -211,8 +211,10 @@ def infra_steps() -> list[Any]:
 def test_the_deploys_are_the_ones_expected() -> None:
     where = [(p.id.split(":")[1], "--blob-events" in p.values[0]["jobs"][p.values[1]]["steps"][p.values[2]]["run"])
              for p in infra_steps()]
-    expected = [(job, events) for job in ("deploy-dev", "deploy-staging", "deploy-production", "disaster-recovery")
-                for events in (False, True)]
+    # dev's first phase is storage-setup's, its second deploy-dev's; staging, production and the drill deploy both
+    expected = [("storage-setup", False), ("deploy-dev", True)] + [
+        (job, events) for job in ("deploy-staging", "deploy-production", "disaster-recovery")
+        for events in (False, True)]
     assert where == expected
 
 
@@ -231,8 +233,8 @@ def test_every_deploy_of_the_templates_is_preceded_by_its_what_if(doc: dict[str,
     what_if, create = lines[0][4:], lines[1][4:-2]
     assert what_if == create and f"enableBlobEvents={str('--blob-events' in step['run']).lower()}" in create
     param_file = create[create.index("--parameters") + 1]
-    env = {"deploy-dev": "dev", "deploy-staging": "staging", "deploy-production": "production-westeurope",
-           "disaster-recovery": "production-eastus"}[job_id]
+    env = {"storage-setup": "dev", "deploy-dev": "dev", "deploy-staging": "staging",
+           "deploy-production": "production-westeurope", "disaster-recovery": "production-eastus"}[job_id]
     folder = "release/infra/params" if job_id == "disaster-recovery" else "infra/params"
     assert param_file == f"@{folder}/{env}.parameters.json"
     assert create[create.index("--template-file") + 1] == "build/infra/main.json"
@@ -259,11 +261,22 @@ def test_nothing_deploys_the_templates_around_the_script() -> None:
         assert not re.search(r"az deployment (group|sub|mg|tenant) (create|what-if)", text), path.name
 
 
-@pytest.mark.parametrize("job_id", ["deploy-dev", "deploy-staging", "deploy-production"])
+# where each deploy job reads its environment's names: dev's from storage-setup, the others' from their own step
+NAMES_FROM = {"deploy-dev": "needs.storage-setup.outputs", "deploy-staging": "steps.infra.outputs",
+              "deploy-production": "steps.infra.outputs"}
+
+
+@pytest.mark.parametrize("job_id", list(NAMES_FROM))
 def test_each_deploy_job_deploys_its_infrastructure_first_and_the_events_after_the_code(job_id: str) -> None:
-    steps = load_yaml(ROOT / ".github/workflows/delivery.yml")["jobs"][job_id]["steps"]
+    jobs = load_yaml(ROOT / ".github/workflows/delivery.yml")["jobs"]
+    steps = jobs[job_id]["steps"]
     names = [s.get("name", "") for s in steps]
-    infra = next(i for i, s in enumerate(steps) if s.get("id") == "infra")
+    if job_id == "deploy-dev":  # deployed by the job it needs, before any of its steps
+        assert "storage-setup" in jobs[job_id]["needs"]
+        assert any(s.get("id") == "infra" for s in jobs["storage-setup"]["steps"])
+        infra = -1
+    else:
+        infra = next(i for i, s in enumerate(steps) if s.get("id") == "infra")
     helm = next(i for i, s in enumerate(steps) if "helm upgrade" in s.get("run", ""))
     swap = next(i for i, s in enumerate(steps) if "slot swap" in s.get("run", ""))
     events = next(i for i, s in enumerate(steps) if "--blob-events" in s.get("run", ""))
@@ -271,10 +284,49 @@ def test_each_deploy_job_deploys_its_infrastructure_first_and_the_events_after_t
     imported = next(i for i, s in enumerate(steps) if "az acr import" in s.get("run", ""))
     assert infra < imported < helm
     run = steps[imported]["run"]
+    source = NAMES_FROM[job_id]
     # the scanned digest, into the registry the templates gave the environment, which its cluster pulls from
     assert '--source "$IMAGE_REPOSITORY@${{ needs.build.outputs.digest }}"' in run
-    assert steps[imported]["env"]["REGISTRY_NAME"] == "${{ steps.infra.outputs.registry_name }}"
-    assert steps[helm]["env"]["DEPLOY_REPOSITORY"] == "${{ steps.infra.outputs.acr_login_server }}/transcoder-worker"
+    assert steps[imported]["env"]["REGISTRY_NAME"] == f"${{{{ {source}.registry_name }}}}"
+    assert steps[helm]["env"]["DEPLOY_REPOSITORY"] == f"${{{{ {source}.acr_login_server }}}}/transcoder-worker"
+
+
+def test_storage_setup_runs_the_what_if_before_the_create_of_dev_and_hands_its_outputs_on(tmp_path: Path) -> None:
+    """Run as the runner would (offline): storage-setup's step runs dev's what-if, then the first deployment
+    (enableBlobEvents=false), then writes every name deploy-dev reads to $GITHUB_OUTPUT; deploy-dev itself runs
+    only the second phase (enableBlobEvents=true)."""
+    doc = load_yaml(ROOT / ".github/workflows/delivery.yml")
+    setup = doc["jobs"]["storage-setup"]
+    (step,) = [s for s in setup["steps"] if "infra_deploy.py" in s.get("run", "")]
+    (tmp_path / "runner").mkdir()
+    sandbox = make_sandbox(tmp_path / "runner")
+    result, output, stubs = run_step(doc, "storage-setup", step, sandbox, tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert stubs == ""
+    lines = [line for line in az_lines(result.stdout) if line[:3] == ["az", "deployment", "group"]]
+    assert [line[3] for line in lines] == ["what-if", "create", "show"]
+    group = ["--resource-group", "var-resource-group", "--name", "transcoder-dev"]
+    first = ["--template-file", "build/infra/main.json", "--parameters", "@infra/params/dev.parameters.json",
+             "--parameters", "alertEmail=var-alert-email", "dashboardClientId=var-dashboard-client-id",
+             "pipelinePrincipalId=var-pipeline-principal-id", "enableBlobEvents=false"]
+    assert lines[0][4:] == [*group, *first]
+    assert lines[1][4:] == [*group, *first, "--output", "none"]
+    written = dict(line.split("=", 1) for line in output.splitlines())
+    assert set(written) == PRINTED and written["resource_group"] == "var-resource-group"
+    exposed = {key: re.fullmatch(r"\$\{\{ steps\.infra\.outputs\.(\w+) \}\}", value)
+               for key, value in setup["outputs"].items()}
+    assert all(match and match.group(1) == key for key, match in exposed.items()), setup["outputs"]
+    assert set(setup["outputs"]) <= set(written)
+    # deploy-dev: no first phase of its own, the second after the code
+    deploys = [s for s in doc["jobs"]["deploy-dev"]["steps"] if "infra_deploy.py" in s.get("run", "")]
+    assert len(deploys) == 1 and "--blob-events" in deploys[0]["run"]
+    (tmp_path / "events").mkdir()
+    result, _, stubs = run_step(doc, "deploy-dev", deploys[0], sandbox, tmp_path / "events")
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    lines = [line for line in az_lines(result.stdout) if line[:3] == ["az", "deployment", "group"]]
+    second = [*first[:-1], "enableBlobEvents=true"]
+    assert [line[3:] for line in lines[:2]] == [["what-if", *group, *second],
+                                                ["create", *group, *second, "--output", "none"]]
 
 
 def test_the_names_come_from_the_outputs_not_from_variables() -> None:

@@ -101,6 +101,8 @@ def test_the_workers_keep_records_where_the_templates_put_them(delivery: dict[st
     helm = [s for job in delivery["jobs"].values() for s in job.get("steps", [])
             if "helm upgrade --install" in s.get("run", "")]
     assert len(helm) == 3
-    for step in helm:
-        assert step["env"]["RECORDS_TABLE_ENDPOINT"] == "${{ steps.infra.outputs.records_table_endpoint }}"
+    # dev's from storage-setup, which deployed dev's templates; staging's and production's from their own step
+    sources = ["needs.storage-setup", "steps.infra", "steps.infra"]
+    for step, source in zip(helm, sources, strict=True):
+        assert step["env"]["RECORDS_TABLE_ENDPOINT"] == f"${{{{ {source}.outputs.records_table_endpoint }}}}"
         assert '--set table.accountUrl="$RECORDS_TABLE_ENDPOINT"' in step["run"]

@@ -22,6 +22,11 @@ import pytest
 from tests.pipeline.conftest import DELIVERY, ROOT, all_workflows, commands, load_yaml, tool_dirs
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
+# the names storage-setup hands deploy-dev (its job outputs, from dev's deployment): dev-<name> in the tests, so a step
+# that read them from anywhere else would print other names
+STORAGE_SETUP_OUTPUTS = ["registry_name", "acr_login_server", "aks_name", "media_storage_account_name",
+                         "jobs_queue_name", "records_table_endpoint", "workload_client_id", "keda_client_id",
+                         "function_app_name", "dashboard_name", "dashboard_client_id", "dashboard_tenant_id"]
 RECORDED_SINCE = int(time.time()) - 900  # an epoch second a step recorded earlier in its job
 KNOWN = {
     "github.sha": SHA,
@@ -44,6 +49,7 @@ KNOWN = {
     # on main the registry expression resolves to the production registry
     "github.base_ref && vars.PR_ACR_NAME || vars.ACR_NAME": "var-acr-name",
     "needs.build.outputs.digest": "sha256:" + "ab" * 32,
+    **{f"needs.storage-setup.outputs.{key}": "dev-" + key.replace("_", "-") for key in STORAGE_SETUP_OUTPUTS},
 }
 STUBS = ["az", "helm", "kubectl", "docker", "gh", "sleep", "curl"]
 
@@ -61,6 +67,8 @@ def resolve(expr: str, env: dict[str, str]) -> str:
         return env.get(expr[4:], "")
     if expr.startswith("vars."):
         return "var-" + expr[5:].lower().replace("_", "-")
+    if expr.startswith("needs.storage-setup."):
+        raise AssertionError(f"{expr}: not one of the outputs storage-setup hands on (STORAGE_SETUP_OUTPUTS)")
     output = re.fullmatch(r"(?:steps|needs)\.[\w-]+\.outputs\.(\w+)", expr)
     if output:  # the outputs of the infrastructure step (its dry run prints placeholders) and their job outputs
         return "out-" + output.group(1).replace("_", "-")
@@ -262,6 +270,47 @@ def test_the_staging_slot_step_feeds_the_job_outputs(sandbox: Path, tmp_path: Pa
     assert result.returncode == 0, result.stderr
     assert output == "live=\nidle=blue\n"  # a dry run sees no cluster: the first deploy's answer
     assert "+ kubectl get scaledobjects.keda.sh,scaledjobs.keda.sh -n media" in result.stderr
+
+
+def test_storage_setup_hands_dev_names_to_deploy_dev(sandbox: Path, tmp_path: Path) -> None:
+    """storage-setup's step writes every name it exposes to $GITHUB_OUTPUT (its dry run prints each template output),
+    its job outputs are exactly STORAGE_SETUP_OUTPUTS, and deploy-dev's steps read those: its dashboard deploy names
+    dev's site, and its second deployment of dev's templates (the event subscription) runs after the code."""
+    doc = load_yaml(DELIVERY)
+    setup = doc["jobs"]["storage-setup"]
+    assert set(setup["outputs"]) == set(STORAGE_SETUP_OUTPUTS)
+    (step,) = [s for s in setup["steps"] if s.get("id") == "infra"]
+    result, output, stubs = run_step(doc, "storage-setup", step, sandbox, tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert stubs == ""
+    written = dict(line.split("=", 1) for line in output.splitlines())
+    for key, value in setup["outputs"].items():
+        source = re.fullmatch(r"\$\{\{ steps\.infra\.outputs\.(\w+) \}\}", value)
+        assert source and source.group(1) in written, (key, value)
+    az = [line for line in commands(result.stdout) if line.startswith("az deployment group ")]
+    assert [line.split()[3] for line in az] == ["what-if", "create", "show"]
+    assert all("--resource-group var-resource-group --name transcoder-dev " in line for line in az)
+    assert "enableBlobEvents=false" in az[0] and "enableBlobEvents=false" in az[1]
+
+    _, dashboard = named("deploy-dev", "Dashboard")
+    result, _, stubs = run_step(doc, "deploy-dev", dashboard, sandbox, tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    assert stubs == ""
+    printed = commands(result.stdout)
+    assert printed[0].startswith("az staticwebapp appsettings set --name dev-dashboard-name "
+                                 "--resource-group var-resource-group --setting-names "
+                                 "AZURE_CLIENT_ID=dev-dashboard-client-id")
+    assert "s/__ENTRA_TENANT_ID__/dev-dashboard-tenant-id/g" in "\n".join(printed)
+
+    _, events = named("deploy-dev", "Upload events")
+    result, _, stubs = run_step(doc, "deploy-dev", events, sandbox, tmp_path)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    az = [line for line in commands(result.stdout) if line.startswith("az deployment group ")]
+    assert [line.split()[3] for line in az] == ["what-if", "create", "show"]
+    assert "enableBlobEvents=true" in az[0] and "enableBlobEvents=true" in az[1]
+    steps = doc["jobs"]["deploy-dev"]["steps"]
+    assert steps.index(events) > max(i for i, s in enumerate(steps) if "slot swap" in s.get("run", ""))
+    assert [s for s in steps if "infra_deploy.py" in s.get("run", "")] == [events]
 
 
 def test_the_production_health_gate_judges_the_region_from_before_the_smoke_test(sandbox: Path,

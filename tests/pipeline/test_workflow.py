@@ -16,9 +16,9 @@ import yaml
 
 from tests.pipeline.conftest import DELIVERY, ROOT, SCRIPTS, all_workflows, load_yaml, steps_of
 
-CHAIN = ["validation", "build", "test", "security", "deploy-dev", "integration-test-dev", "deploy-staging",
-         "performance-test", "canary-analysis", "e2e-test", "compliance-validation", "deploy-production",
-         "smoke-test", "monitoring"]
+CHAIN = ["validation", "build", "test", "security", "storage-setup", "deploy-dev", "integration-test-dev",
+         "deploy-staging", "performance-test", "canary-analysis", "e2e-test", "compliance-validation",
+         "deploy-production", "smoke-test", "monitoring"]
 REGIONS = ["eastus", "westeurope", "southeastasia"]
 DEPLOY_JOBS = ["deploy-dev", "deploy-staging", "deploy-production"]
 STAGING_JOBS = ["deploy-staging", "performance-test", "canary-analysis", "e2e-test", "compliance-validation"]
@@ -59,6 +59,7 @@ def ancestors(jobs: dict[str, Any], name: str) -> set[str]:
 def test_the_jobs_form_the_chain_in_order(delivery: dict[str, Any]) -> None:
     jobs = delivery["jobs"]
     assert list(jobs) == CHAIN
+    # storage-setup deploys dev's templates only: it reads no digest, and needs security alone
     digest_readers = {"deploy-dev", "deploy-staging", "compliance-validation", "deploy-production"}
     # the staging jobs after the canary read the slots for their rollback from deploy-staging itself
     slot_readers = {"e2e-test", "compliance-validation"}
@@ -69,7 +70,7 @@ def test_the_jobs_form_the_chain_in_order(delivery: dict[str, Any]) -> None:
     assert needs(jobs["validation"]) == []
 
 
-@pytest.mark.parametrize("deploy", DEPLOY_JOBS)
+@pytest.mark.parametrize("deploy", ["storage-setup", *DEPLOY_JOBS])
 def test_nothing_is_deployed_before_its_guards_passed(delivery: dict[str, Any], deploy: str) -> None:
     guards = set(CHAIN[: CHAIN.index(deploy)])
     assert ancestors(delivery["jobs"], deploy) == guards
@@ -77,10 +78,56 @@ def test_nothing_is_deployed_before_its_guards_passed(delivery: dict[str, Any], 
 
 
 def test_deploys_run_only_for_main(delivery: dict[str, Any]) -> None:
-    condition = delivery["jobs"]["deploy-dev"]["if"]
-    assert "github.ref == 'refs/heads/main'" in condition and "github.event_name != 'pull_request'" in condition
-    # everything after deploy-dev depends on it, so a skipped deploy-dev skips them all
-    assert all("deploy-dev" in ancestors(delivery["jobs"], j) for j in CHAIN[CHAIN.index("deploy-dev") + 1:])
+    for name in ("storage-setup", "deploy-dev"):
+        condition = delivery["jobs"][name]["if"]
+        assert "github.ref == 'refs/heads/main'" in condition and "github.event_name != 'pull_request'" in condition
+    # everything after storage-setup depends on it, so a skipped storage-setup skips them all
+    assert all("storage-setup" in ancestors(delivery["jobs"], j) for j in CHAIN[CHAIN.index("storage-setup") + 1:])
+
+
+def test_storage_setup_deploys_dev_before_deploy_dev_which_reads_its_outputs(delivery: dict[str, Any]) -> None:
+    """dev's infrastructure is a job of its own: storage-setup signs in as dev, deploys the compiled templates (the
+    what-if, then the first phase, without the event subscription) and hands the names on as job outputs;
+    deploy-dev reads them from there and deploys only the second phase (--blob-events) after the Function code.
+    (test_infra_deploy runs the step offline: what-if, then create, then the outputs.)"""
+    jobs = delivery["jobs"]
+    setup, dev = jobs["storage-setup"], jobs["deploy-dev"]
+    assert setup["environment"] == dev["environment"] == {"name": "dev"}
+    assert setup["if"] == dev["if"]
+    assert "storage-setup" in needs(dev) and needs(setup) == ["security"]
+    steps = setup["steps"]
+    login = next(i for i, s in enumerate(steps) if uses(s).startswith("azure/login@"))
+    templates = next(i for i, s in enumerate(steps) if uses(s).startswith("actions/download-artifact@")
+                     and s["with"] == {"name": "infra-templates", "path": "build/infra"})
+    (infra,) = [i for i, s in enumerate(steps) if "infra_deploy.py" in s.get("run", "")]
+    assert login < templates < infra and steps[infra]["id"] == "infra"
+    argv = command_line(steps[infra]["run"], "python3 scripts/deploy/infra_deploy.py")
+    argv, piped = argv[:argv.index("|")], argv[argv.index("|"):]
+    assert piped == ["|", "tee", "build/infra/outputs.txt"]
+    assert argv[argv.index("--env") + 1] == "dev" and argv[argv.index("--resource-group") + 1] == "$RESOURCE_GROUP"
+    assert not {"--blob-events", "--what-if-only", "--outputs-only"} & set(argv)
+    assert "grep -E '^[a-z_]+=' build/infra/outputs.txt >> \"$GITHUB_OUTPUT\"" in steps[infra]["run"]
+    # the same arguments as deploy-dev's second phase, less --blob-events
+    (events,) = [s for s in dev["steps"] if "infra_deploy.py" in s.get("run", "")]
+    second = command_line(events["run"], "python3 scripts/deploy/infra_deploy.py")
+    assert [a for a in second if a != "--blob-events"] == argv and "--blob-events" in second
+    for name in ("RESOURCE_GROUP", "ALERT_EMAIL", "DASHBOARD_CLIENT_ID", "PIPELINE_PRINCIPAL_ID"):
+        assert setup["env"][name] == dev["env"][name], name
+    # the what-if is kept, also when the deployment failed
+    (record,) = [s for s in steps[infra:] if uses(s).startswith("actions/upload-artifact@")]
+    assert record["if"] == "always()"
+    assert record["with"]["name"] == "infra-what-if-dev" and record["with"]["path"] == "build/infra/what-if-*.txt"
+    # deploy-dev deploys no first phase and reads no step output of its own for the names: storage-setup's outputs
+    assert not any(s.get("id") == "infra" for s in dev["steps"])
+    assert "steps.infra." not in yaml.safe_dump(dev)
+    read = set(re.findall(r"needs\.storage-setup\.outputs\.(\w+)", yaml.safe_dump(dev, width=1000)))
+    assert read == set(setup["outputs"]), "storage-setup exposes exactly what deploy-dev reads"
+    assert setup["outputs"] == {key: f"${{{{ steps.infra.outputs.{key} }}}}" for key in setup["outputs"]}
+    assert dev["outputs"] == {"storage_account": "${{ needs.storage-setup.outputs.media_storage_account_name }}"}
+    uploaded = [s["with"]["name"] for j in jobs.values() for s in j["steps"]
+                if uses(s).startswith("actions/upload-artifact@")]
+    assert {"infra-what-if-dev", "infra-what-if-dev-events"} <= set(uploaded)
+    assert len(uploaded) == len(set(uploaded)), "an artifact name is uploaded once per run"
 
 
 def test_the_build_publishes_the_pushed_digest(delivery: dict[str, Any]) -> None:
@@ -160,7 +207,7 @@ def test_pull_requests_never_push_to_the_production_registry(delivery: dict[str,
     security = delivery["jobs"]["security"]
     assert "vars.PR_ACR_NAME" in security["env"]["IMAGE"]
     # every job after security runs on main only, and reads the production registry
-    for name in CHAIN[CHAIN.index("deploy-dev"):]:
+    for name in CHAIN[CHAIN.index("storage-setup"):]:
         assert "PR_ACR_NAME" not in yaml.safe_dump(delivery["jobs"][name]), name
 
 
@@ -525,6 +572,7 @@ def test_concurrency_groups_stop_deploys_racing(delivery: dict[str, Any], dr: di
     assert delivery["concurrency"] == {"group": "delivery-${{ github.ref }}", "cancel-in-progress": False}
     groups = {name: job["concurrency"] for name, job in delivery["jobs"].items() if "concurrency" in job}
     assert groups == {
+        "storage-setup": {"group": "deploy-dev", "cancel-in-progress": False},
         "deploy-dev": {"group": "deploy-dev", "cancel-in-progress": False},
         "deploy-staging": {"group": "deploy-staging", "cancel-in-progress": False},
         "canary-analysis": {"group": "deploy-staging", "cancel-in-progress": False},
