@@ -90,9 +90,18 @@ def _dry_run(args: argparse.Namespace, settings: EngineSettings, profile: Any) -
             return RET_USAGE
     job = plan_job(args.input, args.out, profile, settings, gpu_scan=scan,
                    smoke_test=False if args.assume_gpu else None)
+    probe = None
+    if profile.content_aware is not None:
+        from worker.analysis import first_probe_cmd
+
+        probe = first_probe_cmd(job, settings, args.out)
     if args.json:
-        print(json.dumps(job.to_dict(), indent=2))
+        print(json.dumps({**job.to_dict(), **({"content_aware_probe_argv": probe} if probe else {})}, indent=2))
         return RET_OK
+    if probe:
+        print("# content-aware: the analysis chooses the rungs; its first round of probe encodes is:")
+        print("# " + quality.quoted(probe))
+        print("# the command below is the fixed fallback ladder (a source libvmaf cannot score)")
     print(f"# path: {job.plan.path}; encoder: {job.choice.encoder}"
           + (f"; fallback: {job.choice.reason_text}" if job.choice.reason_text else "")
           + (f"; why: {job.plan.reason}" if job.plan.reason else ""))
@@ -242,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     tr.add_argument("input")
     tr.add_argument("--out", required=True, help="package folder (replaced atomically)")
-    tr.add_argument("--profile", help="ladder profile, YAML or JSON (default: the built-in H.264 ladder)")
+    tr.add_argument("--profile", help="ladder profile: a built-in name (default, content-aware) or a YAML or JSON "
+                                      "file (default: the built-in H.264 ladder)")
     tr.add_argument("--encoder", choices=("auto", "gpu", "cpu"), default=None,
                     help="auto: NVENC when usable, else CPU with the reason; gpu: fail without NVENC (default: "
                          "$WORKER_ENCODER or auto)")

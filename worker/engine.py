@@ -27,7 +27,6 @@ from worker.errors import (
     EncodeStalled,
     EncodeTimeout,
     InvalidSource,
-    ScratchFull,
     WorkerError,
 )
 from worker.gpu import GpuScan
@@ -35,6 +34,8 @@ from worker.ladder import DEFAULT_PROFILE, Profile
 from worker.manifest import (
     MANIFEST_NAME,
     MANIFEST_SCHEMA,
+    AdjustmentEntry,
+    AnalysisRecord,
     AudioEntry,
     DecodeErrors,
     Manifest,
@@ -42,8 +43,9 @@ from worker.manifest import (
     RenditionEntry,
 )
 from worker.package import collect_renditions, master_playlist, read_codecs, staging_dir, write_master
-from worker.planning import JobPlan, cpu_replan, plan_job
+from worker.planning import JobPlan, cpu_replan, plan_job, with_rungs
 from worker.quality_stage import apply_policy, gpu_failure, measure_renditions, vmaf_device
+from worker.scratch import analysis_scratch_estimate, check_space, package_estimate, quality_scratch_estimate
 from worker.settings import EngineSettings
 
 __all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "DecodeErrorLog", "JobPlan", "JobProgress", "classify_failure",
@@ -171,33 +173,23 @@ def _encode(job: JobPlan, folder: Path, settings: EngineSettings, report: Callab
     return job
 
 
-def package_estimate(duration: float, profile: Profile, rungs_maxrate_k: list[int]) -> int:
-    """Bytes the package will take at most: every rung at its peak rate plus audio, and 5 % for containers."""
-    video = sum(rungs_maxrate_k) * 1000 / 8 * duration
-    audio = profile.audio_bitrate_k * 1000 / 8 * duration
-    return int((video + audio) * 1.05) + 1_000_000
+def content_aware(job: JobPlan, folder: Path, settings: EngineSettings, report: Callable[[JobProgress], None],
+                  stop: threading.Event | None) -> tuple[JobPlan, AnalysisRecord]:
+    """The analysis (``worker.analysis``), then the job with the rungs it chose."""
+    from worker.analysis import analyse
+    from worker.analysis_plan import analysis_windows, candidate_sizes
 
-
-def quality_scratch_estimate(duration: float, renditions: int, subsample: int) -> int:
-    """Bytes of libvmaf logs for the largest pass (a full pass of the title): about 300 bytes per scored frame."""
-    frames = duration * 60 / max(subsample, 1)
-    return int(frames * renditions * 300) + 1_000_000
-
-
-def _check_space(folder: Path, need: int, detail: str, settings: EngineSettings) -> None:
-    """Fail before encoding, as transient, when the scratch volume cannot hold what the job will write."""
-    free = shutil.disk_usage(folder).free
-    where = f"{free / 1e6:.0f} MB free on the scratch volume"
-    limit = settings.scratch_limit_bytes
-    if limit is not None:
-        root = settings.scratch_dir or folder.parent
-        used = sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
-        if limit - used < free:
-            free = limit - used
-            where = (f"{free / 1e6:.0f} MB left under the scratch volume's limit (WORKER_SCRATCH_LIMIT "
-                     f"{settings.scratch_limit}, {used / 1e6:.0f} MB used)")
-    if free < need:
-        raise ScratchFull(f"not enough scratch space to encode: {detail} = {need / 1e6:.0f} MB needed, {where}")
+    ca = job.profile.content_aware
+    assert ca is not None
+    windows, _ = analysis_windows(job.source.duration, job.plan.frame_rate, job.profile.segment_seconds, ca, settings)
+    seconds = sum(w.frames for w in windows) / float(job.plan.frame_rate)
+    need = analysis_scratch_estimate(seconds, len(candidate_sizes(job.source.width, job.source.height, ca)),
+                                     ca.max_bitrate_k)
+    check_space(folder, need, f"content-aware probes {need / 1e6:.0f} MB", settings)
+    result = analyse(job, folder, settings, report=lambda f: report(JobProgress("analysis", 100 * f)), stop=stop)
+    if not result.record.performed:
+        return job, result.record
+    return with_rungs(job, result.rungs, result.adjustments, folder), result.record
 
 
 def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile = DEFAULT_PROFILE,
@@ -223,12 +215,16 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
     with staging_dir(Path(out_dir)) as folder:
         job = plan_job(input_path, folder, profile, settings, gpu_scan=gpu_scan)
         source = job.source
+        t = lap("probe", started)
+        analysis = None
+        if profile.content_aware is not None:
+            job, analysis = content_aware(job, folder, settings, report, stop)
+            t = lap("analysis", t)
         package_bytes = package_estimate(source.duration, profile, [r.maxrate_k for r in job.rungs])
         quality_bytes = 0 if settings.quality_policy == "off" else \
             quality_scratch_estimate(source.duration, len(job.rungs), settings.vmaf_subsample)
-        _check_space(folder, package_bytes + quality_bytes,
-                     f"package {package_bytes / 1e6:.0f} MB + quality scratch {quality_bytes / 1e6:.0f} MB", settings)
-        t = lap("probe", started)
+        check_space(folder, package_bytes + quality_bytes,
+                    f"package {package_bytes / 1e6:.0f} MB + quality scratch {quality_bytes / 1e6:.0f} MB", settings)
         errors = DecodeErrorLog()
         job = _encode(job, folder, settings, report, stop, adapt_command, errors)
         decode_errors = errors.check(source.frame_count, settings.max_decode_error_rate)
@@ -263,6 +259,10 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
                 report=progress, stop=stop, policy=sampling or settings.sampling_policy())
             apply_policy(renditions, settings)
             t = lap("quality", t)
+        if analysis is not None:
+            measured = {r.name: r.vmaf.mean for r in renditions if r.vmaf is not None}
+            for chosen in analysis.chosen:
+                chosen.measured_vmaf = measured.get(chosen.rung)
         build = ffmpeg_build(ffmpeg)
         manifest = Manifest(
             schema=MANIFEST_SCHEMA,
@@ -278,6 +278,7 @@ def transcode(input_path: str | Path, out_dir: str | Path, *, profile: Profile =
                 size_bytes=audio_files.size_bytes),
             quality_policy=settings.quality_policy, quality=quality_run, source_decode_errors=decode_errors,
             flagged=[r.name for r in renditions if r.quality == "below-threshold"],
+            adjustments=[AdjustmentEntry.model_validate(a.to_dict()) for a in job.adjustments], analysis=analysis,
             timings=timings,
             versions={"worker": WORKER_VERSION, "quality": quality.__version__, "ffmpeg": build.version},
         )

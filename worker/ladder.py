@@ -11,6 +11,12 @@ Rules (``plan_ladder``):
 - The display aspect ratio is preserved; both sides are even (what 4:2:0 encoders require).
 - The frame rate is kept, capped at ``max_fps``; variable-rate sources become constant-rate at their average rate.
 - Keyframes every ``gop_seconds`` on every rung, scene-cut keyframes off: segments line up across rungs.
+
+Then ``worker.ladder_caps`` caps each rung at what the source carries and removes near-duplicate bitrates.
+
+Built-in profiles (``BUILTIN_PROFILES``, names ``load_profile`` and ``--profile`` accept besides a file): ``default``
+(the fixed H.264 ladder) and ``content-aware`` (the same ladder as its fallback, rungs chosen per title by
+``worker.analysis`` from a ``content_aware:`` block, ``worker.content_aware``).
 """
 
 from __future__ import annotations
@@ -23,13 +29,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from worker.content_aware import Codec, ContentAware
 from worker.errors import ProfileError
 
-__all__ = ["DEFAULT_PROFILE", "Codec", "Profile", "Rung", "RungPlan", "load_profile", "output_frame_rate",
-           "plan_ladder"]
-
-Codec = Literal["h264", "hevc", "av1"]
-"""Video codecs a profile may ask for; each has an NVENC and a CPU encoder."""
+__all__ = ["BUILTIN_PROFILES", "CONTENT_AWARE_PROFILE", "DEFAULT_PROFILE", "DEFAULT_RUNGS", "Codec", "ContentAware",
+           "Profile", "Rung", "RungPlan", "load_profile", "output_frame_rate", "plan_ladder", "rung_size"]
 
 CpuPreset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"]
 """x264/x265 speed presets (libsvtav1 gets the matching numeric preset)."""
@@ -64,12 +68,40 @@ class Rung(BaseModel):
     _legacy = model_validator(mode="before")(_split_legacy_preset)
 
 
+DEFAULT_RUNGS = (
+    Rung(height=1080, bitrate_k=5000, min_vmaf=90),
+    Rung(height=720, bitrate_k=3000, min_vmaf=85),
+    Rung(height=540, bitrate_k=2000),
+    Rung(height=360, bitrate_k=1000),
+    Rung(height=240, bitrate_k=500),
+)
+
+
+def _content_aware_defaults(data: object) -> object:
+    """A profile with a ``content_aware:`` block may leave out ``rungs`` (the default ladder is its fallback) and
+    ``codec`` (the block's own ``codec``)."""
+    if not isinstance(data, dict) or data.get("content_aware") is None:
+        return data
+    data = dict(data)
+    block = data["content_aware"]
+    data.setdefault("rungs", DEFAULT_RUNGS)
+    codec = block.get("codec") if isinstance(block, dict) else getattr(block, "codec", None)
+    if codec is not None:
+        if data.get("codec") not in (None, codec):
+            raise ValueError(f"content_aware.codec ({codec}) differs from the profile's codec ({data['codec']}): "
+                             "set one, or both alike")
+        data["codec"] = codec
+    return data
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = "default"
     codec: Codec = "h264"
     rungs: tuple[Rung, ...] = Field(min_length=1)
+    content_aware: ContentAware | None = Field(default=None, description="choose the rungs per title "
+                                                                          "(worker.analysis)")
     gop_seconds: float = Field(default=2.0, gt=0, le=10)
     segment_seconds: float = Field(default=4.0, gt=0, le=30)
     max_fps: float = Field(default=60.0, gt=0, le=240)
@@ -77,6 +109,8 @@ class Profile(BaseModel):
     nvenc_preset: NvencPreset = "p4"
     audio_bitrate_k: int = Field(default=128, ge=16, le=512)
     min_vmaf: float | None = Field(default=None, ge=0, le=100, description="threshold for rungs without their own")
+
+    _content_aware = model_validator(mode="before")(_content_aware_defaults)
 
     @model_validator(mode="after")
     def _check(self) -> Profile:
@@ -90,25 +124,22 @@ class Profile(BaseModel):
         return self
 
 
-DEFAULT_PROFILE = Profile(
-    name="default-h264",
-    rungs=(
-        Rung(height=1080, bitrate_k=5000, min_vmaf=90),
-        Rung(height=720, bitrate_k=3000, min_vmaf=85),
-        Rung(height=540, bitrate_k=2000),
-        Rung(height=360, bitrate_k=1000),
-        Rung(height=240, bitrate_k=500),
-    ),
-)
+DEFAULT_PROFILE = Profile(name="default-h264", rungs=DEFAULT_RUNGS)
+CONTENT_AWARE_PROFILE = Profile(name="content-aware-h264", rungs=DEFAULT_RUNGS, content_aware=ContentAware())
+BUILTIN_PROFILES: dict[str, Profile] = {"default": DEFAULT_PROFILE, "content-aware": CONTENT_AWARE_PROFILE}
 
 
 def load_profile(path: str | Path) -> Profile:
-    """Read a profile from YAML or JSON; errors name the file and the field."""
+    """A built-in profile by name (``BUILTIN_PROFILES``), or one read from YAML or JSON; errors name the file and
+    the field."""
+    if str(path) in BUILTIN_PROFILES and not Path(path).exists():
+        return BUILTIN_PROFILES[str(path)]
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ProfileError(f"cannot read profile {p}: {exc.strerror}") from exc
+        raise ProfileError(f"cannot read profile {p}: {exc.strerror} (built-in profiles: "
+                           f"{', '.join(BUILTIN_PROFILES)})") from exc
     import yaml
 
     is_json = p.suffix.lower() == ".json"
@@ -134,6 +165,9 @@ class RungPlan:
     cpu_preset: str
     nvenc_preset: str
     min_vmaf: float | None
+    crf: float | None = None
+    """Capped constant quality: encode at this CRF (NVENC ``-cq``), the peak held to ``maxrate_k`` by a
+    ``bufsize_k`` buffer, instead of VBR at ``bitrate_k`` (the content-aware rungs)."""
 
     @property
     def pixels(self) -> int:
@@ -173,7 +207,7 @@ def output_frame_rate(source_rate: Fraction, max_fps: float, *, variable: bool =
     return source_rate
 
 
-def _size(short: int, width: int, height: int) -> tuple[int, int]:
+def rung_size(short: int, width: int, height: int) -> tuple[int, int]:
     """Dimensions with ``short`` as the short side and the source's aspect ratio, both even."""
     if width >= height:
         return _even(short * width / height), short
@@ -207,10 +241,10 @@ def plan_ladder(width: int, height: int, profile: Profile) -> list[RungPlan]:
             kept = kept[1:]
         w, h = _even_down(width), _even_down(height)
         basis = dropped[-1]
-        basis_w, basis_h = _size(basis.height, width, height)
+        basis_w, basis_h = rung_size(basis.height, width, height)
         scaled = int(basis.bitrate_k * (w * h) / (basis_w * basis_h))
         add(f"{min(w, h)}p", w, h, basis, max(scaled, floor, 16))
     for rung in kept:
-        w, h = _size(rung.height, width, height)
+        w, h = rung_size(rung.height, width, height)
         add(f"{rung.height}p", w, h, rung, rung.bitrate_k)
     return plans

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "AudioEntry", "DecodeErrors", "Manifest", "QualityRun",
-           "RenditionEntry", "RenditionQuality", "VmafScores", "WindowEntry"]
+__all__ = ["MANIFEST_NAME", "MANIFEST_SCHEMA", "AdjustmentEntry", "AnalysisRecord", "AudioEntry", "ChosenEntry",
+           "DecodeErrors", "DroppedEntry", "Manifest", "ProbeEntry", "QualityRun", "RenditionEntry", "RenditionQuality",
+           "VmafScores", "WindowEntry"]
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_SCHEMA = "transcode-manifest/1"
@@ -106,6 +107,89 @@ class DecodeErrors(_Model):
     """Where (source seconds, to within a progress report: about half a second of wall time), the first 20."""
 
 
+class AdjustmentEntry(_Model):
+    """What the ladder rules did to one rung (``worker.ladder_caps``, and the analysis' drop rule)."""
+
+    rung: str
+    action: Literal["capped", "dropped", "interpolated"]
+    from_: int | None = Field(alias="from")
+    """bit/s before."""
+    to: int | None
+    """bit/s after; ``None`` for a dropped rung."""
+    reason: str
+
+
+class ProbeEntry(_Model):
+    """One probe encode of the analysis, or a point of the hull."""
+
+    width: int
+    height: int
+    crf: float
+    bitrate: int
+    """bit/s over the analysed frames."""
+    vmaf: float
+    """Mean VMAF over the analysed frames, at the scoring size."""
+
+
+class ChosenEntry(_Model):
+    """A rung the analysis chose: its target, where it sits, what it should score, then what it scored."""
+
+    rung: str
+    target_vmaf: float
+    min_vmaf: float
+    """The gate's threshold: the target, or for a ``limited`` rung its predicted score less 2."""
+    width: int
+    height: int
+    bitrate: int
+    crf: float
+    """The CRF at the chosen point, interpolated between two probes: the rung is encoded at it under its peak
+    (``rate_control: capped-crf``), or at ``bitrate`` (``vbr``)."""
+    predicted_vmaf: float
+    measured_vmaf: float | None = None
+    """The quality gate's mean over the title (or its windows); ``None`` when not measured."""
+    limited: str | None = None
+    """Why the target is out of reach: ``source-bitrate`` (the source carries too few bits at this size),
+    ``max-bitrate`` (the profile's bound), ``quality`` (the candidate's probes end under its cap: even its lowest
+    CRF probed scored under the target)."""
+
+
+class DroppedEntry(_Model):
+    target_vmaf: float
+    width: int
+    height: int
+    bitrate: int
+    predicted_vmaf: float
+    reason: str
+    limited: str | None = None
+    """As ``ChosenEntry.limited``: the target was out of reach before the rung was dropped."""
+
+
+class AnalysisRecord(_Model):
+    """The content-aware analysis: what was probed, the hull, and the rungs chosen on it."""
+
+    performed: bool
+    reason: str | None = None
+    """Why not, when ``performed`` is false (the fixed fallback ladder was encoded)."""
+    encoder: str | None = None
+    sampling: Literal["full", "windows"] | None = None
+    windows: list[WindowEntry] = Field(default_factory=list)
+    frames: int = 0
+    """Frames each probe encoded (all windows together)."""
+    scoring_size: list[int] | None = None
+    model: str | None = None
+    targets: list[float] = Field(default_factory=list)
+    candidates: list[list[int]] = Field(default_factory=list)
+    """Resolutions probed, [width, height], largest first."""
+    searched: dict[str, list[float]] = Field(default_factory=dict)
+    """Per resolution (``WxH``), the targets its CRF search aimed at (after the first probe of every resolution)."""
+    probes: list[ProbeEntry] = Field(default_factory=list)
+    hull: list[ProbeEntry] = Field(default_factory=list)
+    chosen: list[ChosenEntry] = Field(default_factory=list)
+    dropped: list[DroppedEntry] = Field(default_factory=list)
+    seconds: float = 0.0
+    """Wall time of the analysis."""
+
+
 class Manifest(_Model):
     schema_: str = Field(default=MANIFEST_SCHEMA, alias="schema")
     source: dict[str, Any]
@@ -128,6 +212,9 @@ class Manifest(_Model):
     quality: QualityRun
     source_decode_errors: DecodeErrors = Field(default_factory=DecodeErrors)
     flagged: list[str]
+    adjustments: list[AdjustmentEntry] = Field(default_factory=list)
+    analysis: AnalysisRecord | None = None
+    """Only for a profile with ``content_aware``."""
     timings: dict[str, float]
     versions: dict[str, str | None]
 

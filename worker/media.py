@@ -56,6 +56,9 @@ class SourceInfo:
     interlaced: bool
     field_order: str
     audio: tuple[AudioInfo, ...]
+    video_bitrate: int | None = None
+    """Average bit/s of the video stream (its packets' bytes over the duration); ``None`` when unknown. The ladder's
+    caps (``worker.ladder_caps``) never give a rung more than this, scaled to the rung's size."""
 
     @property
     def has_audio(self) -> bool:
@@ -71,6 +74,24 @@ class SourceInfo:
 
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
+
+
+def _video_bitrate(container: Any, stream: Any, duration: float) -> int | None:
+    """The video stream's average bit/s: the container's own figure where it keeps one (MP4 computes it from its
+    sample table), else its packets' bytes over the duration (Matroska and MPEG-TS often carry no per-stream rate;
+    demuxing reads the file without decoding it)."""
+    import av
+
+    if stream.bit_rate:
+        return int(stream.bit_rate)
+    if duration <= 0:
+        return None
+    try:
+        container.seek(0)
+        total = sum(packet.size for packet in container.demux(stream) if packet.size)
+    except (av.error.FFmpegError, OSError):
+        return None
+    return round(total * 8 / duration) if total else None
 
 
 def check_file_size(size: int, limits: EngineSettings) -> None:
@@ -135,6 +156,7 @@ def probe_source(path: str | Path, formats: str | None = None, limits: EngineSet
         coded_w, coded_h = int(ctx.width), int(ctx.height)
         duration = float(container.duration) / 1e6 if container.duration else video.frame_count / float(
             video.frame_rate or 1)
+        video_bitrate = _video_bitrate(container, stream, duration)
     display_w = _even(float(coded_w * sar)) if sar != 1 else coded_w
     display_h = coded_h
     if video.rotation % 180:
@@ -146,6 +168,7 @@ def probe_source(path: str | Path, formats: str | None = None, limits: EngineSet
         frame_count=video.frame_count,
         pix_fmt=ctx.pix_fmt or "unknown", bit_depth=bit_depth, color_transfer=_TRANSFER_NAMES.get(trc, str(trc)),
         hdr=trc in _HDR_TRANSFERS, interlaced=interlaced, field_order=field_order, audio=audio,
+        video_bitrate=video_bitrate,
     )
     logger.info("source %s: %dx%d %.3f fps%s, %.2fs, %s %d-bit%s%s, %d audio", p.name, info.width, info.height,
                 float(info.frame_rate), " VFR" if info.variable_frame_rate else "", info.duration, info.pix_fmt,

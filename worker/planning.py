@@ -15,10 +15,11 @@ from worker.command import EncodePlan, build_ladder_cmd, plan_encode, video_enco
 from worker.gpu import GpuInfo, GpuScan, scan_gpus
 from worker.gpu_models import find_model
 from worker.ladder import Profile, RungPlan, plan_ladder
+from worker.ladder_caps import Adjustment, adjust_ladder
 from worker.media import SourceInfo, check_limits, probe_source
 from worker.settings import EngineSettings
 
-__all__ = ["JobPlan", "assumed_scan", "cpu_replan", "plan_job"]
+__all__ = ["JobPlan", "assumed_scan", "cpu_replan", "plan_job", "with_rungs"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class JobPlan:
     plan: EncodePlan
     argv: tuple[str, ...]
     input_formats: str | None = None
+    adjustments: tuple[Adjustment, ...] = ()
+    """What the caps and the de-duplication did to the profile's rungs (``worker.ladder_caps``)."""
 
     def encoders(self) -> list[list[str]]:
         """Per video output, its encoder arguments exactly as in ``argv``."""
@@ -39,7 +42,8 @@ class JobPlan:
     def to_dict(self) -> dict[str, Any]:
         return {"video_path": self.plan.path, "encoder": self.choice.encoder,
                 "fallback_reason": self.choice.reason_text, "path_reason": self.plan.reason,
-                "gpu_index": self.plan.gpu_index, "argv": list(self.argv), "encoders": self.encoders()}
+                "gpu_index": self.plan.gpu_index, "argv": list(self.argv), "encoders": self.encoders(),
+                "adjustments": [a.to_dict() for a in self.adjustments]}
 
 
 def assumed_scan(model_name: str) -> GpuScan:
@@ -75,12 +79,21 @@ def plan_job(input_path: str | Path, out_dir: str | Path, profile: Profile, sett
     source = probe_source(input_path, settings.input_formats, settings)
     check_limits(source, settings)
     ffmpeg = quality.resolve_ffmpeg(settings.ffmpeg_binary)
-    rungs = plan_ladder(source.width, source.height, profile)
+    rungs, adjustments = adjust_ladder(plan_ladder(source.width, source.height, profile), source.width,
+                                       source.height, source.video_bitrate, profile)
     choice = _choose(settings, profile, rungs, ffmpeg, gpu_scan,
                      settings.nvenc_probe if smoke_test is None else smoke_test)
     plan = plan_encode(source, profile, choice, gpu_decode=settings.gpu_decode)
     argv = build_ladder_cmd(ffmpeg, source, rungs, profile, choice, plan, out_dir, formats=settings.input_formats)
-    return JobPlan(ffmpeg, source, profile, tuple(rungs), choice, plan, tuple(argv), settings.input_formats)
+    return JobPlan(ffmpeg, source, profile, tuple(rungs), choice, plan, tuple(argv), settings.input_formats,
+                   tuple(adjustments))
+
+
+def with_rungs(job: JobPlan, rungs: list[RungPlan], adjustments: list[Adjustment], out_dir: str | Path) -> JobPlan:
+    """The same job (encoder, path) with other rungs: the content-aware analysis' choice."""
+    argv = build_ladder_cmd(job.ffmpeg, job.source, rungs, job.profile, job.choice, job.plan, out_dir,
+                            formats=job.input_formats)
+    return replace(job, rungs=tuple(rungs), argv=tuple(argv), adjustments=tuple(adjustments))
 
 
 def cpu_replan(job: JobPlan, detail: str, out_dir: str | Path) -> JobPlan:

@@ -114,7 +114,8 @@ class ServiceSettings(EngineSettings):
     min_free_bytes: int = Field(default=1024**3, ge=0, description="scratch space to keep free beyond a job's need")
     http_port: int = Field(default=8080, ge=0, le=65535, description="/healthz, /readyz, /metrics (0: off)")
     http_host: str = "0.0.0.0"
-    profile: Path | None = Field(default=None, description="ladder profile YAML or JSON (default: built-in)")
+    profile: Path | None = Field(default=None, description="ladder profile: a built-in name (default, "
+                                                           "content-aware) or a YAML or JSON file (default: default)")
     log_format: LogFormat = "text"
     worker_id: str | None = Field(default=None, description="name in job records (default: host name and pid)")
 
