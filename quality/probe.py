@@ -60,6 +60,8 @@ class VideoInfo:
     """Frame durations differ by more than half (from the demuxed timestamps)."""
     raw: RawFormat | None = None
     """Set for a headerless input: the format ffmpeg is told to read it with (``quality.raw``)."""
+    packet_bytes: int = 0
+    """Bytes of the video stream's packets (counted in the same demux as ``frame_count``; 0 for raw inputs)."""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -214,12 +216,13 @@ def probe_video(path: str | Path, *, formats: str | None = None, raw: RawFormat 
         stream = container.streams.video[0]
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(0)
-        count = 0
+        count = packet_bytes = 0
         stamps: list[int] = []
         try:
             for packet in container.demux(stream):
                 if packet.size:
                     count += 1
+                    packet_bytes += packet.size
                     if packet.pts is not None:
                         stamps.append(packet.pts)
         except av.error.FFmpegError as exc:
@@ -241,6 +244,7 @@ def probe_video(path: str | Path, *, formats: str | None = None, raw: RawFormat 
             duration=duration,
             rotation=rotation,
             variable_frame_rate=_variable(stamps),
+            packet_bytes=packet_bytes,
         )
     if count == 0:
         raise EmptyVideo("the video stream has zero frames", path=p)

@@ -76,22 +76,15 @@ def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)
 
 
-def _video_bitrate(container: Any, stream: Any, duration: float) -> int | None:
+def _video_bitrate(stream: Any, packet_bytes: int, duration: float) -> int | None:
     """The video stream's average bit/s: the container's own figure where it keeps one (MP4 computes it from its
     sample table), else its packets' bytes over the duration (Matroska and MPEG-TS often carry no per-stream rate;
-    demuxing reads the file without decoding it)."""
-    import av
-
+    the bytes come from the probe's one demux of the file, which also counted the frames)."""
     if stream.bit_rate:
         return int(stream.bit_rate)
-    if duration <= 0:
+    if duration <= 0 or not packet_bytes:
         return None
-    try:
-        container.seek(0)
-        total = sum(packet.size for packet in container.demux(stream) if packet.size)
-    except (av.error.FFmpegError, OSError):
-        return None
-    return round(total * 8 / duration) if total else None
+    return round(packet_bytes * 8 / duration)
 
 
 def check_file_size(size: int, limits: EngineSettings) -> None:
@@ -156,7 +149,7 @@ def probe_source(path: str | Path, formats: str | None = None, limits: EngineSet
         coded_w, coded_h = int(ctx.width), int(ctx.height)
         duration = float(container.duration) / 1e6 if container.duration else video.frame_count / float(
             video.frame_rate or 1)
-        video_bitrate = _video_bitrate(container, stream, duration)
+        video_bitrate = _video_bitrate(stream, video.packet_bytes, duration)
     display_w = _even(float(coded_w * sar)) if sar != 1 else coded_w
     display_h = coded_h
     if video.rotation % 180:

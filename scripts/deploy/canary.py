@@ -156,7 +156,7 @@ def evaluate(canary: Signals, baseline: Signals | None, t: Thresholds) -> list[C
 
 def _live(args: argparse.Namespace, runner: Runner) -> tuple[Signals | None, Signals | None]:
     prom = Prometheus(args.prometheus_url, runner, auth=args.prometheus_auth)
-    window = window_since(args.since) if args.since and not runner.dry_run else args.window
+    window = window_since(args.since, args.window, dry_run=runner.dry_run)
     out: list[Signals | None] = []
     for slot, name in ((args.new_slot, "current"), (args.old_slot, "baseline")):
         if not slot:

@@ -154,8 +154,11 @@ def apply_waivers(checks: list[Check], waivers: Mapping[str, str]) -> list[Check
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 
 
-def window_since(since: float, now: float | None = None) -> str:
-    """A PromQL range covering everything from ``since`` (epoch seconds) until now, at least one minute."""
+def window_since(since: float | None, window: str, *, dry_run: bool = False, now: float | None = None) -> str:
+    """The range a gate judges: ``window``, or with ``since`` (epoch seconds, the deploy's or the bake's start)
+    everything from then until now, at least one minute (``window`` in dry-run, where nothing was waited for)."""
+    if since is None or dry_run:
+        return window
     elapsed = (time.time() if now is None else now) - since
     if elapsed <= 0:
         raise ValueError(f"--since {since:.0f} is in the future")

@@ -140,7 +140,7 @@ def live_state(args: argparse.Namespace, runner: Runner) -> dict[str, Any] | Non
         listed = runner.run(["kubectl", "get", "pods", "-n", args.namespace, "-l",
                              f"app.kubernetes.io/instance={args.release}", "-o", "json"], capture=True)
         release, pods = (json.loads(status), json.loads(listed)) if not runner.dry_run else ({}, {})
-    window = window_since(args.since) if args.since and not runner.dry_run else args.window
+    window = window_since(args.since, args.window, dry_run=runner.dry_run)
     sel = selector({"service": args.release, "namespace": args.namespace}, args.selector)
     results = Prometheus(args.prometheus_url, runner, auth=args.prometheus_auth).signals(SIGNAL_NAMES, sel, window)
     if runner.dry_run or results is None:

@@ -16,7 +16,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -158,19 +157,21 @@ def test_ten_thousand_jobs_paint_within_a_second(site: Site, browser: Any) -> No
                                    "attempts": 1, "progress": 1.0}))
         table.submit_transaction(ops)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    # the moment the first row is in the document, in the page's own clock (0 = the navigation's start)
+    page.add_init_script("""new MutationObserver((_, observer) => {
+        if (document.querySelector('[data-testid=job-row]')) {
+            window.firstRowAt = performance.now();
+            observer.disconnect();
+        }
+    }).observe(document, {childList: true, subtree: true});""")
     page.goto(site.signed_in)
     page.wait_for_selector('[data-testid="job-row"]', timeout=10_000)
     timing = page.evaluate("""() => {
         const paint = performance.getEntriesByName('first-contentful-paint')[0];
-        return {fcp: paint ? paint.startTime : null, rows: document.querySelectorAll('[data-testid=job-row]').length};
+        return {fcp: paint ? paint.startTime : null, firstRow: window.firstRowAt ?? null,
+                rows: document.querySelectorAll('[data-testid=job-row]').length};
     }""")
-    # first rows on screen: wait for them, then read how long after navigation they were there
-    page.goto("about:blank")
-    page.goto(site.signed_in)
-    began = time.monotonic()
-    page.wait_for_selector('[data-testid="job-row"]', timeout=10_000)
-    rows_after = time.monotonic() - began
     assert timing["fcp"] is not None and timing["fcp"] < 1000, timing
-    assert rows_after < 1.0, rows_after
+    assert timing["firstRow"] is not None and timing["firstRow"] < 1000, timing  # rows, not just the header
     assert 0 < timing["rows"] < 100  # virtualised: only what is visible
     page.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.deploy.conftest import tool, tools_bin
 from tests.infra.bicep import Template
 from tests.infra.samples import samples
 
@@ -22,18 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 HERE = Path(__file__).resolve().parent
 RULE_FILE = ROOT / "helm" / "transcoder" / "files" / "prometheus-rules.yaml"
-
-
-def tools_bin() -> Path:
-    return Path(os.environ.get("DEPLOY_TOOLS_BIN") or ROOT / ".venv-tools" / "bin")
-
-
-def tool(name: str) -> str:
-    path = tools_bin() / name
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{name} is not installed in {tools_bin()}: run ./dev.sh setup (it installs the deploy tools "
-                    f"from requirements/deploy-tools.txt)")
-    return str(path)
 
 
 def bicep_files() -> list[Path]:

@@ -126,3 +126,16 @@ def test_a_generated_letterboxed_source_gets_distinct_levels(generated: dict[str
     assert rates[:2] == [351, 300]  # 300 before: the 120p rung's own rate
     assert all(high >= low * MIN_STEP for high, low in zip(rates, rates[1:], strict=False))
     assert job.adjustments[0].action == "interpolated"
+
+
+def test_a_source_without_a_stream_bitrate_is_measured_from_its_packets(generated: dict[str, Path], tmp_path: Path,
+                                                                         ffmpeg: str) -> None:
+    """Matroska keeps no per-stream rate: the probe's own demux (the one that counts the frames) sums the packets."""
+    from worker.media import probe_source
+
+    mkv = tmp_path / "low.mkv"
+    ff(ffmpeg, "-i", str(generated["low"]), "-c", "copy", str(mkv))
+    mp4 = probe_source(generated["low"])
+    remuxed = probe_source(mkv)
+    assert mp4.video_bitrate is not None and remuxed.video_bitrate is not None
+    assert remuxed.video_bitrate == pytest.approx(mp4.video_bitrate, rel=0.05)
